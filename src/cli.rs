@@ -1,0 +1,270 @@
+//! The command line: `serve`, `migrate`, and management of users, clients
+//! and keys against the configured database.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::keys::Algorithm;
+use crate::oauth::{GrantType, Password, Scope};
+use crate::service::Issuer;
+use crate::service::accounts::ClientSpec;
+use crate::startup::Application;
+use crate::store;
+
+#[derive(Parser)]
+#[command(name = "tessera", version, about = "A stateless issuer of signed JWT access tokens")]
+pub struct Cli {
+    /// TOML settings file; TESSERA_* environment variables override it.
+    #[arg(long, global = true, env = "TESSERA_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run pending migrations, prepare signing keys and serve HTTP.
+    Serve,
+    /// Run pending database migrations and exit.
+    Migrate,
+    /// Manage users (resource owners).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user. The password is read from stdin when stdin is not a
+    /// terminal, otherwise prompted for twice.
+    Add {
+        name: String,
+        /// Allow this user to request the admin scope.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List users.
+    List,
+    /// Disable a user: their password no longer works and admin calls with
+    /// their tokens are rejected.
+    Disable { name: String },
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a client. A confidential client gets a generated secret,
+    /// printed once, unless --secret-stdin is given.
+    Add(ClientAddArgs),
+    /// List clients.
+    List,
+}
+
+#[derive(Args)]
+struct ClientAddArgs {
+    client_id: String,
+    /// A public client has no secret and sends only its client_id.
+    #[arg(long)]
+    public: bool,
+    /// Grant type the client may use; repeat for several (default: password).
+    #[arg(long = "grant", value_name = "GRANT")]
+    grants: Vec<String>,
+    /// Space-separated scopes the client may request.
+    #[arg(long, default_value = "")]
+    scope: String,
+    /// The `aud` of this client's tokens (default: the default_audience setting).
+    #[arg(long)]
+    audience: Option<String>,
+    /// Access token lifetime in seconds (default: the access_token_lifetime setting).
+    #[arg(long, value_name = "SECONDS")]
+    token_lifetime: Option<u32>,
+    /// Read the client secret from stdin instead of generating one.
+    #[arg(long)]
+    secret_stdin: bool,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List signing keys with their states.
+    List,
+    /// Make a fresh key the signing key; the previous one stays published
+    /// until its tokens expire.
+    Rotate {
+        /// Algorithm of the new key (default: the signing_alg setting).
+        #[arg(long)]
+        alg: Option<String>,
+    },
+}
+
+/// Runs the parsed command. Errors are returned as the one line to print.
+pub async fn run(cli: Cli) -> Result<(), String> {
+    let settings = Settings::load(cli.config.as_deref()).map_err(|error| error.to_string())?;
+    match cli.command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => migrate(settings).await,
+        Command::User(command) => user(open(settings).await?, command).await,
+        Command::Client(command) => client(open(settings).await?, command).await,
+        Command::Keys(command) => keys(open(settings).await?, command).await,
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), String> {
+    let application = Application::build(settings).await.map_err(|error| error.to_string())?;
+    application.run_until_stopped().await.map_err(|error| format!("the server failed: {error}"))
+}
+
+async fn migrate(settings: Settings) -> Result<(), String> {
+    tokio::task::spawn_blocking(move || {
+        let pool = store::build_pool(&settings.database_url, 1)?;
+        let mut connection = pool.get().map_err(|error| error.to_string())?;
+        let applied = store::run_migrations(&mut *connection)?;
+        println!("applied {applied} migrations to {}", settings.database_url.redacted());
+        Ok(())
+    })
+    .await
+    .map_err(|error| error.to_string())?
+}
+
+async fn open(settings: Settings) -> Result<Issuer, String> {
+    tokio::task::spawn_blocking(move || Issuer::open(settings))
+        .await
+        .map_err(|error| error.to_string())?
+        .map_err(|error| error.to_string())
+}
+
+async fn user(issuer: Issuer, command: UserCommand) -> Result<(), String> {
+    match command {
+        UserCommand::Add { name, admin } => {
+            let password = read_password()?;
+            let user = issuer.create_user(name, password, admin).await.map_err(|e| e.to_string())?;
+            println!("added user {} with id {}{}", user.username, user.id, if admin { " (admin)" } else { "" });
+        }
+        UserCommand::List => {
+            println!("{:<36}  {:<5}  {:<8}  USERNAME", "ID", "ADMIN", "DISABLED");
+            for user in issuer.list_users().await.map_err(|e| e.to_string())? {
+                println!("{:<36}  {:<5}  {:<8}  {}", user.id, user.is_admin, user.disabled, user.username);
+            }
+        }
+        UserCommand::Disable { name } => {
+            issuer.disable_user(name.clone()).await.map_err(|e| e.to_string())?;
+            println!("disabled user {name}");
+        }
+    }
+    Ok(())
+}
+
+async fn client(issuer: Issuer, command: ClientCommand) -> Result<(), String> {
+    match command {
+        ClientCommand::Add(args) => {
+            let spec = client_spec(args)?;
+            let created = issuer.create_client(spec).await.map_err(|e| e.to_string())?;
+            println!("client_id: {}", created.client.client_id);
+            if let Some(secret) = created.generated_secret {
+                println!("client_secret: {secret}");
+                eprintln!("Store this secret now: Tessera keeps only a hash and cannot show it again.");
+            }
+        }
+        ClientCommand::List => {
+            println!("{:<32}  {:<12}  {:<24}  SCOPES", "CLIENT_ID", "TYPE", "GRANTS");
+            for client in issuer.list_clients().await.map_err(|e| e.to_string())? {
+                let kind = match client.kind {
+                    crate::oauth::ClientKind::Public => "public",
+                    crate::oauth::ClientKind::Confidential { .. } => "confidential",
+                };
+                let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+                println!("{:<32}  {:<12}  {:<24}  {}", client.client_id, kind, grants.join(","), client.scopes);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn client_spec(args: ClientAddArgs) -> Result<ClientSpec, String> {
+    let grant_types = if args.grants.is_empty() {
+        vec![GrantType::Password]
+    } else {
+        args.grants
+            .iter()
+            .map(|name| name.parse::<GrantType>().map_err(|accepted| format!("invalid --grant {name:?}: {accepted}")))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let scopes = Scope::parse(&args.scope).map_err(|reason| format!("invalid --scope {:?}: {reason}", args.scope))?;
+    let chosen_secret = if args.secret_stdin { Some(read_secret_line("client secret")?) } else { None };
+    Ok(ClientSpec {
+        client_id: args.client_id,
+        public: args.public,
+        grant_types,
+        scopes,
+        audience: args.audience,
+        access_token_lifetime: args.token_lifetime,
+        chosen_secret,
+    })
+}
+
+async fn keys(issuer: Issuer, command: KeysCommand) -> Result<(), String> {
+    match command {
+        KeysCommand::List => {
+            println!("{:<44}  {:<6}  {:<9}  {:<27}  RETIRE_AFTER", "KID", "ALG", "STATE", "CREATED_AT");
+            for key in issuer.list_keys().await.map_err(|e| e.to_string())? {
+                let retire_after = key.retire_after.map(|t| t.and_utc().to_rfc3339()).unwrap_or_default();
+                println!(
+                    "{:<44}  {:<6}  {:<9}  {:<27}  {retire_after}",
+                    key.kid,
+                    key.alg.as_str(),
+                    key.state.as_str(),
+                    key.created_at.and_utc().to_rfc3339()
+                );
+            }
+        }
+        KeysCommand::Rotate { alg } => {
+            let alg = match alg {
+                Some(name) => name.parse::<Algorithm>().map_err(|accepted| format!("invalid --alg {name:?}: {accepted}"))?,
+                None => issuer.settings.signing_alg,
+            };
+            let rotation = issuer.rotate(alg).await.map_err(|e| e.to_string())?;
+            println!("{} key {} is now active", rotation.alg, rotation.kid);
+            if let Some(previous) = rotation.previous {
+                println!("key {} is retiring and stays published until {}", previous.kid, previous.retire_after.to_rfc3339());
+            }
+            println!("running servers pick up the change within key_refresh_interval seconds");
+        }
+    }
+    Ok(())
+}
+
+/// Reads a new user's password: prompted twice on a terminal, otherwise
+/// one line from stdin.
+fn read_password() -> Result<Password, String> {
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").map_err(|e| format!("cannot read the password: {e}"))?;
+        let second = rpassword::prompt_password("Repeat password: ").map_err(|e| format!("cannot read the password: {e}"))?;
+        if first != second {
+            return Err("the passwords do not match".into());
+        }
+        first
+    } else {
+        read_secret_line("password")?
+    };
+    Password::new_for_account(password)
+}
+
+/// Reads one line from stdin, without its line ending.
+fn read_secret_line(what: &str) -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the {what} from stdin: {e}"))?;
+    let trimmed = line.trim_end_matches(['\n', '\r']);
+    if trimmed.is_empty() {
+        return Err(format!("no {what} was given on stdin"));
+    }
+    Ok(trimmed.to_owned())
+}

@@ -1,0 +1,302 @@
+//! Settings: defaults, then an optional TOML file, then `TESSERA_*`
+//! environment variables, each validated once at start.
+//!
+//! Every setting has one key in the file and one variable; both are listed
+//! with their defaults in `SETTINGS` and in the README. A bad value stops
+//! start-up with one line naming the setting, the value and what is
+//! accepted.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::keys::Algorithm;
+use crate::store::DatabaseUrl;
+
+/// Clock-skew allowance, in seconds, between Tessera and the verifiers of
+/// its tokens. Retiring keys stay published this much longer than their
+/// last token's expiry.
+pub const CLOCK_SKEW_SECONDS: u32 = 60;
+/// Upper bound for any access-token lifetime setting, in seconds (one day).
+const LIFETIME_CEILING: u32 = 86_400;
+
+/// (file key, environment variable, default) of every setting.
+const SETTINGS: &[(&str, &str, &str)] = &[
+    ("listen", "TESSERA_LISTEN", "127.0.0.1:8080"),
+    ("database_url", "TESSERA_DATABASE_URL", "sqlite://data/tessera.db"),
+    ("issuer", "TESSERA_ISSUER", "http://127.0.0.1:8080"),
+    ("keys_dir", "TESSERA_KEYS_DIR", "keys"),
+    ("signing_alg", "TESSERA_SIGNING_ALG", "ES256"),
+    ("access_token_lifetime", "TESSERA_ACCESS_TOKEN_LIFETIME", "900"),
+    ("max_access_token_lifetime", "TESSERA_MAX_ACCESS_TOKEN_LIFETIME", "3600"),
+    ("default_audience", "TESSERA_DEFAULT_AUDIENCE", ""),
+    ("scopes_supported", "TESSERA_SCOPES_SUPPORTED", "admin"),
+    ("jwks_max_age", "TESSERA_JWKS_MAX_AGE", "300"),
+    ("key_refresh_interval", "TESSERA_KEY_REFRESH_INTERVAL", "10"),
+    ("hash_workers", "TESSERA_HASH_WORKERS", ""),
+    ("hash_queue", "TESSERA_HASH_QUEUE", "64"),
+    ("db_pool_size", "TESSERA_DB_POOL_SIZE", "10"),
+    ("http_workers", "TESSERA_HTTP_WORKERS", ""),
+];
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub database_url: DatabaseUrl,
+    /// The `iss` of every token, without a trailing slash.
+    pub issuer: String,
+    pub keys_dir: PathBuf,
+    pub signing_alg: Algorithm,
+    /// Seconds; used when a client sets none.
+    pub access_token_lifetime: u32,
+    /// Seconds; no client may set more. Retiring keys stay published this
+    /// long plus the clock skew.
+    pub max_access_token_lifetime: u32,
+    /// `aud` for clients that set none; the issuer when empty.
+    pub default_audience: String,
+    pub scopes_supported: Vec<String>,
+    /// Seconds a verifier may cache the JWKS.
+    pub jwks_max_age: u32,
+    /// Seconds between reloads of the key ring from the database.
+    pub key_refresh_interval: u32,
+    /// Password hashes computed at once.
+    pub hash_workers: usize,
+    /// Password hashes that may wait for a worker before requests are
+    /// turned away with 503.
+    pub hash_queue: usize,
+    pub db_pool_size: u32,
+    pub http_workers: usize,
+    /// `TESSERA_MASTER_KEY`, when set; read from the environment only,
+    /// never from the file.
+    pub master_key: Option<MasterKeyText>,
+}
+
+/// The base64 master key as given. Its Debug output is redacted.
+#[derive(Clone)]
+pub struct MasterKeyText(pub String);
+
+impl std::fmt::Debug for MasterKeyText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKeyText(***)")
+    }
+}
+
+/// A setting that failed validation. Its message is the one line printed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+/// Where one raw value came from, for the error message.
+struct Raw {
+    source: String,
+    value: String,
+}
+
+impl Settings {
+    /// Loads settings from the defaults, `file` if given, and the process
+    /// environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let table = match file {
+            Some(path) => read_file(path)?,
+            None => toml::Table::new(),
+        };
+        Self::from_sources(&table, file, |name| std::env::var(name).ok())
+    }
+
+    /// Builds settings from a parsed file and an environment lookup.
+    pub fn from_sources(
+        table: &toml::Table,
+        file: Option<&Path>,
+        environment: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let file_name = file.map(|p| p.display().to_string()).unwrap_or_default();
+        if let Some(unknown) = table.keys().find(|key| !SETTINGS.iter().any(|(name, ..)| name == key)) {
+            let names: Vec<&str> = SETTINGS.iter().map(|(name, ..)| *name).collect();
+            return Err(ConfigError(format!(
+                "unknown setting {unknown:?} in {file_name}: expected one of {}",
+                names.join(", ")
+            )));
+        }
+        let raw = |key: &str| -> Result<Raw, ConfigError> {
+            let (_, variable, default) = SETTINGS.iter().find(|(name, ..)| *name == key).expect("listed");
+            if let Some(value) = environment(variable) {
+                return Ok(Raw { source: (*variable).to_owned(), value });
+            }
+            if let Some(value) = table.get(key) {
+                let source = format!("{key} in {file_name}");
+                return file_value(value).map(|value| Raw { source: source.clone(), value }).ok_or_else(|| {
+                    ConfigError(format!("invalid setting {source}: expected a string, an integer or a list of strings"))
+                });
+            }
+            Ok(Raw { source: format!("{key} (default)"), value: (*default).to_owned() })
+        };
+
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let settings = Settings {
+            listen: parse(raw("listen")?, "HOST:PORT, such as 127.0.0.1:8080", |v| v.parse().ok())?,
+            database_url: parse_with(raw("database_url")?, |v| DatabaseUrl::parse(v))?,
+            issuer: parse_with(raw("issuer")?, parse_issuer)?,
+            keys_dir: parse(raw("keys_dir")?, "a folder path", |v| (!v.is_empty()).then(|| v.into()))?,
+            signing_alg: parse_with(raw("signing_alg")?, |v| v.parse::<Algorithm>())?,
+            access_token_lifetime: parse(raw("access_token_lifetime")?, "seconds from 1 to 86400", lifetime)?,
+            max_access_token_lifetime: parse(raw("max_access_token_lifetime")?, "seconds from 1 to 86400", lifetime)?,
+            default_audience: parse(raw("default_audience")?, "a URI or name without spaces", |v| {
+                (!v.contains(char::is_whitespace)).then(|| v.to_owned())
+            })?,
+            scopes_supported: parse(raw("scopes_supported")?, "space-separated scope tokens", |v| {
+                crate::oauth::Scope::parse(v).ok().map(|s| s.iter().map(str::to_owned).collect())
+            })?,
+            jwks_max_age: parse(raw("jwks_max_age")?, "seconds from 0 to 86400", |v| {
+                v.parse().ok().filter(|n| *n <= LIFETIME_CEILING)
+            })?,
+            key_refresh_interval: parse(raw("key_refresh_interval")?, "seconds from 1 to 3600", |v| {
+                v.parse().ok().filter(|n| (1..=3600).contains(n))
+            })?,
+            hash_workers: parse(raw("hash_workers")?, "a count from 1 to 1024", |v| {
+                if v.is_empty() { Some(cores) } else { v.parse().ok().filter(|n| (1..=1024).contains(n)) }
+            })?,
+            hash_queue: parse(raw("hash_queue")?, "a count from 0 to 100000", |v| {
+                v.parse().ok().filter(|n| *n <= 100_000)
+            })?,
+            db_pool_size: parse(raw("db_pool_size")?, "a count from 1 to 1000", |v| {
+                v.parse().ok().filter(|n| (1..=1000).contains(n))
+            })?,
+            http_workers: parse(raw("http_workers")?, "a count from 1 to 1024", |v| {
+                if v.is_empty() { Some(cores) } else { v.parse().ok().filter(|n| (1..=1024).contains(n)) }
+            })?,
+            master_key: environment("TESSERA_MASTER_KEY").map(MasterKeyText),
+        };
+        settings.check_consistency()?;
+        Ok(settings)
+    }
+
+    fn check_consistency(&self) -> Result<(), ConfigError> {
+        if self.access_token_lifetime > self.max_access_token_lifetime {
+            return Err(ConfigError(format!(
+                "invalid setting access_token_lifetime = {}: it must not exceed max_access_token_lifetime = {}",
+                self.access_token_lifetime, self.max_access_token_lifetime
+            )));
+        }
+        Ok(())
+    }
+
+    /// The `aud` for a client without its own audience.
+    pub fn audience_for(&self, client_audience: Option<&str>) -> String {
+        match client_audience {
+            Some(audience) => audience.to_owned(),
+            None if self.default_audience.is_empty() => self.issuer.clone(),
+            None => self.default_audience.clone(),
+        }
+    }
+
+    /// Seconds a retiring key stays published after it stops signing: the
+    /// longest token lifetime plus the clock skew.
+    pub fn retirement_grace(&self) -> u32 {
+        self.max_access_token_lifetime + CLOCK_SKEW_SECONDS
+    }
+}
+
+fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| ConfigError(format!("cannot read the config file {}: {error}", path.display())))?;
+    text.parse::<toml::Table>()
+        .map_err(|error| ConfigError(format!("the config file {} is not valid TOML: {}", path.display(), error.message())))
+}
+
+fn file_value(value: &toml::Value) -> Option<String> {
+    match value {
+        toml::Value::String(text) => Some(text.clone()),
+        toml::Value::Integer(number) => Some(number.to_string()),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .map(|items| items.join(" ")),
+        _ => None,
+    }
+}
+
+fn parse<T>(raw: Raw, accepted: &str, convert: impl Fn(&str) -> Option<T>) -> Result<T, ConfigError> {
+    convert(raw.value.trim())
+        .ok_or_else(|| ConfigError(format!("invalid setting {} = {:?}: expected {accepted}", raw.source, raw.value)))
+}
+
+fn parse_with<T>(raw: Raw, convert: impl Fn(&str) -> Result<T, String>) -> Result<T, ConfigError> {
+    convert(raw.value.trim())
+        .map_err(|accepted| ConfigError(format!("invalid setting {} = {:?}: {accepted}", raw.source, raw.value)))
+}
+
+fn lifetime(value: &str) -> Option<u32> {
+    value.parse().ok().filter(|n| (1..=LIFETIME_CEILING).contains(n))
+}
+
+/// RFC 8414 §2: the issuer is a URL with no query or fragment. Plain http is
+/// accepted for local use.
+fn parse_issuer(value: &str) -> Result<String, String> {
+    let accepted = "expected an http:// or https:// URL without query or fragment, such as https://auth.example.com";
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or(accepted)?;
+    if rest.is_empty() || rest.starts_with('/') || value.contains(['?', '#']) || value.contains(char::is_whitespace) {
+        return Err(accepted.to_owned());
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(file: &str, environment: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let table: toml::Table = file.parse().unwrap();
+        Settings::from_sources(&table, Some(Path::new("tessera.toml")), |name| {
+            environment.iter().find(|(key, _)| *key == name).map(|(_, value)| (*value).to_owned())
+        })
+    }
+
+    #[test]
+    fn defaults_apply_without_file_or_environment() {
+        let settings = load("", &[]).unwrap();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.issuer, "http://127.0.0.1:8080");
+        assert_eq!(settings.signing_alg, Algorithm::Es256);
+        assert_eq!(settings.access_token_lifetime, 900);
+        assert_eq!(settings.database_url, DatabaseUrl::Sqlite("data/tessera.db".into()));
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let settings = load("signing_alg = \"RS256\"", &[("TESSERA_SIGNING_ALG", "EdDSA")]).unwrap();
+        assert_eq!(settings.signing_alg, Algorithm::EdDsa);
+    }
+
+    #[test]
+    fn bad_value_names_setting_value_and_accepted_form() {
+        let error = load("", &[("TESSERA_LISTEN", "nowhere")]).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "invalid setting TESSERA_LISTEN = \"nowhere\": expected HOST:PORT, such as 127.0.0.1:8080"
+        );
+        let error = load("signing_alg = \"HS256\"", &[]).unwrap_err().to_string();
+        assert!(error.starts_with("invalid setting signing_alg in tessera.toml = \"HS256\": expected one of RS256"), "{error}");
+    }
+
+    #[test]
+    fn unknown_file_key_is_rejected() {
+        let error = load("listne = \"x\"", &[]).unwrap_err().to_string();
+        assert!(error.starts_with("unknown setting \"listne\""), "{error}");
+    }
+
+    #[test]
+    fn default_lifetime_above_maximum_is_rejected() {
+        assert!(load("access_token_lifetime = 7200", &[]).is_err());
+    }
+
+    #[test]
+    fn issuer_must_be_http_url_without_query() {
+        assert!(load("", &[("TESSERA_ISSUER", "auth.example.com")]).is_err());
+        assert!(load("", &[("TESSERA_ISSUER", "https://a.example?x=1")]).is_err());
+        let settings = load("", &[("TESSERA_ISSUER", "https://auth.example.com/")]).unwrap();
+        assert_eq!(settings.issuer, "https://auth.example.com");
+    }
+}

@@ -1,0 +1,231 @@
+//! The master key: a 256-bit key-encryption key that seals private signing
+//! keys at rest with AES-256-GCM, and from which the client-secret hashing
+//! key is derived.
+//!
+//! It comes from `TESSERA_MASTER_KEY` (base64 of 32 bytes) when that is set,
+//! otherwise from `master.key` in the keys folder, which is created with
+//! mode 0600 on first start. Its id is a short hash of the key, stored next
+//! to every sealed key so that a later master-key rotation can tell which
+//! key sealed what.
+
+use std::fs::OpenOptions;
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use openssl::hash::MessageDigest;
+use openssl::pkey::PKey;
+use openssl::sign::Signer;
+use openssl::symm::{Cipher, decrypt_aead, encrypt_aead};
+
+const KEY_LEN: usize = 32;
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+/// First byte of every sealed blob, so the format can change later.
+const SEAL_FORMAT_V1: u8 = 1;
+pub const MASTER_KEY_FILE: &str = "master.key";
+
+#[derive(Debug, thiserror::Error)]
+pub enum MasterKeyError {
+    #[error("TESSERA_MASTER_KEY is invalid: expected base64 of exactly 32 bytes")]
+    InvalidEnvironment,
+    #[error("the master key file {path} is invalid: expected base64 of exactly 32 bytes")]
+    InvalidFile { path: PathBuf },
+    #[error("cannot read or create the master key file {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("sealing a private key failed: {0}")]
+    Seal(String),
+    #[error("the private key {kid} cannot be unsealed: it was sealed by master key {sealed_by}, and the loaded master key is {loaded}")]
+    WrongKey { kid: String, sealed_by: String, loaded: String },
+    #[error("the private key {kid} cannot be unsealed: the data is corrupt or was altered")]
+    Corrupt { kid: String },
+}
+
+pub struct MasterKey {
+    bytes: [u8; KEY_LEN],
+    id: String,
+}
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MasterKey").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+impl MasterKey {
+    fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
+        let digest = openssl::sha::sha256(&bytes);
+        let id = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        Self { bytes, id }
+    }
+
+    /// Generates a random key; used by tests and by the first start.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; KEY_LEN];
+        openssl::rand::rand_bytes(&mut bytes).expect("the OpenSSL random generator failed");
+        Self::from_bytes(bytes)
+    }
+
+    /// Loads the key from `environment` if given, else from the keys folder,
+    /// creating the file there when it does not exist.
+    pub fn load(environment: Option<&str>, keys_dir: &Path) -> Result<Self, MasterKeyError> {
+        if let Some(encoded) = environment {
+            return decode(encoded.trim()).map(Self::from_bytes).ok_or(MasterKeyError::InvalidEnvironment);
+        }
+        let path = keys_dir.join(MASTER_KEY_FILE);
+        let io_error = |source| MasterKeyError::Io { path: path.clone(), source };
+        std::fs::create_dir_all(keys_dir).map_err(io_error)?;
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                warn_if_readable_by_others(&path);
+                decode(text.trim()).map(Self::from_bytes).ok_or(MasterKeyError::InvalidFile { path })
+            }
+            Err(error) if error.kind() == ErrorKind::NotFound => Self::create_file(&path),
+            Err(error) => Err(io_error(error)),
+        }
+    }
+
+    fn create_file(path: &Path) -> Result<Self, MasterKeyError> {
+        let key = Self::generate();
+        let created = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+        match created {
+            Ok(mut file) => {
+                let mut text = STANDARD.encode(key.bytes);
+                text.push('\n');
+                file.write_all(text.as_bytes())
+                    .and_then(|()| file.sync_all())
+                    .map_err(|source| MasterKeyError::Io { path: path.to_owned(), source })?;
+                tracing::info!(path = %path.display(), key.id = %key.id, "created a new master key");
+                Ok(key)
+            }
+            // Another process created it first: use that one.
+            Err(error) if error.kind() == ErrorKind::AlreadyExists => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| MasterKeyError::Io { path: path.to_owned(), source })?;
+                decode(text.trim())
+                    .map(Self::from_bytes)
+                    .ok_or(MasterKeyError::InvalidFile { path: path.to_owned() })
+            }
+            Err(source) => Err(MasterKeyError::Io { path: path.to_owned(), source }),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Encrypts `plaintext` with AES-256-GCM. The kid is bound as associated
+    /// data, so a sealed key copied onto another row does not unseal.
+    pub fn seal(&self, kid: &str, plaintext: &[u8]) -> Result<Vec<u8>, MasterKeyError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        openssl::rand::rand_bytes(&mut nonce).map_err(|error| MasterKeyError::Seal(error.to_string()))?;
+        let mut tag = [0u8; TAG_LEN];
+        let ciphertext = encrypt_aead(
+            Cipher::aes_256_gcm(),
+            &self.bytes,
+            Some(&nonce),
+            kid.as_bytes(),
+            plaintext,
+            &mut tag,
+        )
+        .map_err(|error| MasterKeyError::Seal(error.to_string()))?;
+        let mut sealed = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len() + TAG_LEN);
+        sealed.push(SEAL_FORMAT_V1);
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(&ciphertext);
+        sealed.extend_from_slice(&tag);
+        Ok(sealed)
+    }
+
+    /// Decrypts a blob made by `seal` for the same kid.
+    pub fn open(&self, kid: &str, sealed_by: &str, sealed: &[u8]) -> Result<Vec<u8>, MasterKeyError> {
+        if sealed_by != self.id {
+            return Err(MasterKeyError::WrongKey {
+                kid: kid.to_owned(),
+                sealed_by: sealed_by.to_owned(),
+                loaded: self.id.clone(),
+            });
+        }
+        let corrupt = || MasterKeyError::Corrupt { kid: kid.to_owned() };
+        if sealed.len() < 1 + NONCE_LEN + TAG_LEN || sealed[0] != SEAL_FORMAT_V1 {
+            return Err(corrupt());
+        }
+        let (nonce, rest) = sealed[1..].split_at(NONCE_LEN);
+        let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
+        decrypt_aead(Cipher::aes_256_gcm(), &self.bytes, Some(nonce), kid.as_bytes(), ciphertext, tag)
+            .map_err(|_| corrupt())
+    }
+
+    /// Derives a separate key for `purpose` (HMAC-SHA256 of the purpose
+    /// label under the master key), so no key is used for two jobs.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        let key = PKey::hmac(&self.bytes).expect("OpenSSL accepts a 32-byte HMAC key");
+        let mut signer = Signer::new(MessageDigest::sha256(), &key).expect("OpenSSL supports HMAC-SHA256");
+        let tag = signer
+            .sign_oneshot_to_vec(purpose.as_bytes())
+            .expect("HMAC-SHA256 over a short label cannot fail");
+        out.copy_from_slice(&tag);
+        out
+    }
+}
+
+fn decode(encoded: &str) -> Option<[u8; KEY_LEN]> {
+    STANDARD.decode(encoded).ok()?.try_into().ok()
+}
+
+fn warn_if_readable_by_others(path: &Path) {
+    if let Ok(metadata) = std::fs::metadata(path)
+        && metadata.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            path = %path.display(),
+            "the master key file is readable by group or others; run chmod 600 on it"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_key_opens_only_for_its_kid() {
+        let key = MasterKey::generate();
+        let sealed = key.seal("kid-1", b"private").unwrap();
+        assert_eq!(key.open("kid-1", key.id(), &sealed).unwrap(), b"private");
+        assert!(matches!(key.open("kid-2", key.id(), &sealed), Err(MasterKeyError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn sealed_key_rejects_other_master_key() {
+        let first = MasterKey::generate();
+        let second = MasterKey::generate();
+        let sealed = first.seal("kid", b"private").unwrap();
+        assert!(matches!(second.open("kid", first.id(), &sealed), Err(MasterKeyError::WrongKey { .. })));
+        assert!(matches!(second.open("kid", second.id(), &sealed), Err(MasterKeyError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn key_file_is_created_with_mode_0600_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let created = MasterKey::load(None, dir.path()).unwrap();
+        let mode = std::fs::metadata(dir.path().join(MASTER_KEY_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let loaded = MasterKey::load(None, dir.path()).unwrap();
+        assert_eq!(created.id(), loaded.id());
+    }
+
+    #[test]
+    fn environment_key_must_be_32_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            MasterKey::load(Some("c2hvcnQ="), dir.path()),
+            Err(MasterKeyError::InvalidEnvironment)
+        ));
+        let good = STANDARD.encode([7u8; 32]);
+        assert!(MasterKey::load(Some(&good), dir.path()).is_ok());
+    }
+}

@@ -1,0 +1,187 @@
+//! Key generation and the josekit signers and verifiers built from JWKs.
+//!
+//! Private keys exist in memory as private JWK JSON and leave this module
+//! only sealed (see `master_key`). Public JWKs are rebuilt member by member
+//! from an allow-list, so no private member can reach the JWKS.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use josekit::jwk::Jwk;
+use josekit::jwk::alg::ec::EcCurve;
+use josekit::jwk::alg::ed::EdCurve;
+use josekit::jws::{ES256, ES384, EdDSA, JwsSigner, JwsVerifier, PS256, RS256};
+use openssl::sha::sha256;
+use serde_json::{Map, Value};
+
+use super::Algorithm;
+
+/// RSA modulus size for generated RS256 and PS256 keys (RFC 7518 §3.3
+/// requires at least 2048 bits).
+const RSA_BITS: u32 = 2048;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key generation failed for {alg}: {reason}")]
+    Generate { alg: Algorithm, reason: String },
+    #[error("the stored key {kid} cannot be used for {alg}: {reason}")]
+    Unusable { kid: String, alg: Algorithm, reason: String },
+}
+
+/// A freshly generated key pair. `private_jwk` is secret and has no Debug.
+pub struct GeneratedKey {
+    pub kid: String,
+    pub alg: Algorithm,
+    pub private_jwk: Vec<u8>,
+    pub public_jwk: Value,
+}
+
+/// Generates a key pair for `alg`; the kid is its RFC 7638 thumbprint.
+pub fn generate(alg: Algorithm) -> Result<GeneratedKey, KeyError> {
+    let generated = match alg {
+        Algorithm::Rs256 | Algorithm::Ps256 => Jwk::generate_rsa_key(RSA_BITS),
+        Algorithm::Es256 => Jwk::generate_ec_key(EcCurve::P256),
+        Algorithm::Es384 => Jwk::generate_ec_key(EcCurve::P384),
+        Algorithm::EdDsa => Jwk::generate_ed_key(EdCurve::Ed25519),
+    };
+    let mut private = generated.map_err(|error| KeyError::Generate {
+        alg,
+        reason: error.to_string(),
+    })?;
+    let members = public_members(&private).ok_or_else(|| KeyError::Generate {
+        alg,
+        reason: "the generated JWK lacks a public member".into(),
+    })?;
+    let kid = thumbprint(&members);
+    private.set_key_id(kid.clone());
+    private.set_algorithm(alg.as_str());
+    private.set_key_use("sig");
+    let public_jwk = publish(&members, &kid, alg);
+    Ok(GeneratedKey {
+        kid,
+        alg,
+        private_jwk: private.to_string().into_bytes(),
+        public_jwk,
+    })
+}
+
+/// Copies the public members that RFC 7638 §3.2 requires for the key type,
+/// in their lexicographic order.
+fn public_members(jwk: &Jwk) -> Option<Map<String, Value>> {
+    let names: &[&str] = match jwk.key_type() {
+        "RSA" => &["e", "kty", "n"],
+        "EC" => &["crv", "kty", "x", "y"],
+        "OKP" => &["crv", "kty", "x"],
+        _ => return None,
+    };
+    let mut members = Map::new();
+    for name in names {
+        let value = match *name {
+            "kty" => Value::String(jwk.key_type().to_owned()),
+            other => jwk.parameter(other)?.clone(),
+        };
+        members.insert((*name).to_owned(), value);
+    }
+    Some(members)
+}
+
+/// Computes the RFC 7638 JWK thumbprint (SHA-256, base64url) of the
+/// required public members.
+fn thumbprint(members: &Map<String, Value>) -> String {
+    // serde_json's Map keeps keys sorted and writes no whitespace, which is
+    // the canonical form RFC 7638 §3 asks for.
+    let canonical = serde_json::to_vec(members).unwrap_or_default();
+    URL_SAFE_NO_PAD.encode(sha256(&canonical))
+}
+
+/// Builds the published JWK: the public members plus kid, use and alg.
+fn publish(members: &Map<String, Value>, kid: &str, alg: Algorithm) -> Value {
+    let mut jwk = members.clone();
+    jwk.insert("kid".into(), Value::String(kid.to_owned()));
+    jwk.insert("use".into(), Value::String("sig".into()));
+    jwk.insert("alg".into(), Value::String(alg.as_str().into()));
+    Value::Object(jwk)
+}
+
+/// Builds the josekit signer for a private JWK; the signer carries the kid.
+pub fn signer_for(alg: Algorithm, kid: &str, private_jwk: &[u8]) -> Result<Box<dyn JwsSigner>, KeyError> {
+    let unusable = |reason: String| KeyError::Unusable {
+        kid: kid.to_owned(),
+        alg,
+        reason,
+    };
+    let mut jwk = Jwk::from_bytes(private_jwk).map_err(|error| unusable(error.to_string()))?;
+    jwk.set_key_id(kid);
+    let signer: Result<Box<dyn JwsSigner>, _> = match alg {
+        Algorithm::Rs256 => RS256.signer_from_jwk(&jwk).map(|s| Box::new(s) as _),
+        Algorithm::Ps256 => PS256.signer_from_jwk(&jwk).map(|s| Box::new(s) as _),
+        Algorithm::Es256 => ES256.signer_from_jwk(&jwk).map(|s| Box::new(s) as _),
+        Algorithm::Es384 => ES384.signer_from_jwk(&jwk).map(|s| Box::new(s) as _),
+        Algorithm::EdDsa => EdDSA.signer_from_jwk(&jwk).map(|s| Box::new(s) as _),
+    };
+    // josekit's messages name JWK members, never their values.
+    signer.map_err(|error| unusable(error.to_string()))
+}
+
+/// Builds the josekit verifier for a published JWK. The verifier is chosen
+/// by the algorithm stored with the key, never by a token's header.
+pub fn verifier_for(alg: Algorithm, kid: &str, public_jwk: &str) -> Result<Box<dyn JwsVerifier>, KeyError> {
+    let unusable = |reason: String| KeyError::Unusable {
+        kid: kid.to_owned(),
+        alg,
+        reason,
+    };
+    let jwk = Jwk::from_bytes(public_jwk.as_bytes()).map_err(|error| unusable(error.to_string()))?;
+    let verifier: Result<Box<dyn JwsVerifier>, _> = match alg {
+        Algorithm::Rs256 => RS256.verifier_from_jwk(&jwk).map(|v| Box::new(v) as _),
+        Algorithm::Ps256 => PS256.verifier_from_jwk(&jwk).map(|v| Box::new(v) as _),
+        Algorithm::Es256 => ES256.verifier_from_jwk(&jwk).map(|v| Box::new(v) as _),
+        Algorithm::Es384 => ES384.verifier_from_jwk(&jwk).map(|v| Box::new(v) as _),
+        Algorithm::EdDsa => EdDSA.verifier_from_jwk(&jwk).map(|v| Box::new(v) as _),
+    };
+    verifier.map_err(|error| unusable(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PRIVATE_MEMBERS: [&str; 6] = ["d", "p", "q", "dp", "dq", "qi"];
+
+    #[test]
+    fn published_jwk_has_no_private_member() {
+        for alg in Algorithm::ALL {
+            let key = generate(alg).unwrap();
+            let jwk = key.public_jwk.as_object().unwrap();
+            for member in PRIVATE_MEMBERS {
+                assert!(!jwk.contains_key(member), "{alg} JWK has {member}");
+            }
+            assert_eq!(jwk["kid"], key.kid.as_str());
+            assert_eq!(jwk["alg"], alg.as_str());
+            assert_eq!(jwk["use"], "sig");
+        }
+    }
+
+    #[test]
+    fn generated_key_signs_and_verifies() {
+        for alg in Algorithm::ALL {
+            let key = generate(alg).unwrap();
+            let signer = signer_for(alg, &key.kid, &key.private_jwk).unwrap();
+            assert_eq!(signer.key_id(), Some(key.kid.as_str()));
+            let verifier = verifier_for(alg, &key.kid, &key.public_jwk.to_string()).unwrap();
+            let signature = signer.sign(b"message").unwrap();
+            assert!(verifier.verify(b"message", &signature).is_ok(), "{alg}");
+            assert!(verifier.verify(b"other", &signature).is_err(), "{alg}");
+        }
+    }
+
+    /// RFC 7638 §3.1 gives this RSA key and its thumbprint.
+    #[test]
+    fn thumbprint_matches_rfc7638_example() {
+        let jwk = Jwk::from_bytes(
+            br#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#,
+        )
+        .unwrap();
+        let members = public_members(&jwk).unwrap();
+        assert_eq!(thumbprint(&members), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+    }
+}

@@ -1,0 +1,181 @@
+//! The in-memory key ring: the signer for each algorithm, a verifier for
+//! every published kid, and the JWKS document with its ETag.
+//!
+//! The ring is rebuilt from the database whenever the published key set
+//! changes, and swapped in whole, so a request sees one consistent set.
+//! Reading it takes a read lock and clones an `Arc`; signing and serving the
+//! JWKS touch no database.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use josekit::jws::{JwsSigner, JwsVerifier};
+
+use super::material::{KeyError, signer_for, verifier_for};
+use super::{Algorithm, KeyState, MasterKey, StoredKey};
+
+/// The private key that signs for one algorithm, with its kid.
+pub struct RingSigner {
+    pub kid: String,
+    pub alg: Algorithm,
+    signer: Box<dyn JwsSigner>,
+}
+
+impl std::fmt::Debug for RingSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RingSigner").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
+    }
+}
+
+impl RingSigner {
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        self.signer.sign(message).map_err(|error| KeyError::Unusable {
+            kid: self.kid.clone(),
+            alg: self.alg,
+            reason: error.to_string(),
+        })
+    }
+}
+
+/// A published public key, ready to verify signatures.
+pub struct PublishedKey {
+    pub kid: String,
+    pub alg: Algorithm,
+    verifier: Box<dyn JwsVerifier>,
+}
+
+impl PublishedKey {
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.verifier.verify(message, signature).is_ok()
+    }
+}
+
+/// The serialised JWKS and its strong ETag (a hash of the body).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Jwks {
+    pub body: Vec<u8>,
+    pub etag: String,
+}
+
+struct Snapshot {
+    /// kid, state and retire_after of each published key: when this is equal
+    /// the ring is not rebuilt.
+    fingerprint: Vec<String>,
+    signers: HashMap<Algorithm, Arc<RingSigner>>,
+    published: HashMap<String, Arc<PublishedKey>>,
+    jwks: Arc<Jwks>,
+}
+
+pub struct KeyRing {
+    current: RwLock<Arc<Snapshot>>,
+}
+
+impl Default for KeyRing {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KeyRing {
+    /// Creates an empty ring, which signs nothing and publishes no key.
+    pub fn new() -> Self {
+        let empty = Snapshot {
+            fingerprint: Vec::new(),
+            signers: HashMap::new(),
+            published: HashMap::new(),
+            jwks: Arc::new(jwks_document(&[])),
+        };
+        Self { current: RwLock::new(Arc::new(empty)) }
+    }
+
+    fn snapshot(&self) -> Arc<Snapshot> {
+        // A poisoned lock still holds a whole snapshot, because writers only
+        // swap an Arc, so the value is safe to use.
+        self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    pub fn signer(&self, alg: Algorithm) -> Option<Arc<RingSigner>> {
+        self.snapshot().signers.get(&alg).cloned()
+    }
+
+    pub fn published_key(&self, kid: &str) -> Option<Arc<PublishedKey>> {
+        self.snapshot().published.get(kid).cloned()
+    }
+
+    pub fn jwks(&self) -> Arc<Jwks> {
+        self.snapshot().jwks.clone()
+    }
+
+    /// Replaces the ring with `keys`, the published keys in JWKS order.
+    /// Returns false, and does no work, when the set did not change.
+    ///
+    /// Verifiers and signers of kids already in the ring are reused, so a
+    /// refresh unseals and imports only new keys.
+    pub fn replace(&self, keys: &[StoredKey], master_key: &MasterKey) -> Result<bool, KeyError> {
+        let fingerprint: Vec<String> = keys
+            .iter()
+            .map(|key| format!("{} {} {:?}", key.kid, key.state, key.retire_after))
+            .collect();
+        let old = self.snapshot();
+        if old.fingerprint == fingerprint && !fingerprint.is_empty() {
+            return Ok(false);
+        }
+
+        let mut signers = HashMap::new();
+        let mut published = HashMap::new();
+        for key in keys {
+            let verifier = match old.published.get(&key.kid) {
+                Some(existing) => existing.clone(),
+                None => Arc::new(PublishedKey {
+                    kid: key.kid.clone(),
+                    alg: key.alg,
+                    verifier: verifier_for(key.alg, &key.kid, &key.public_jwk)?,
+                }),
+            };
+            published.insert(key.kid.clone(), verifier);
+            if key.state == KeyState::Active {
+                signers.insert(key.alg, ring_signer(key, &old, master_key)?);
+            }
+        }
+
+        let snapshot = Snapshot {
+            fingerprint,
+            signers,
+            published,
+            jwks: Arc::new(jwks_document(keys)),
+        };
+        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(snapshot);
+        Ok(true)
+    }
+}
+
+fn ring_signer(key: &StoredKey, old: &Snapshot, master_key: &MasterKey) -> Result<Arc<RingSigner>, KeyError> {
+    if let Some(existing) = old.signers.get(&key.alg).filter(|signer| signer.kid == key.kid) {
+        return Ok(existing.clone());
+    }
+    let private_jwk = master_key
+        .open(&key.kid, &key.master_key_id, &key.sealed_private_key)
+        .map_err(|error| KeyError::Unusable {
+            kid: key.kid.clone(),
+            alg: key.alg,
+            reason: error.to_string(),
+        })?;
+    Ok(Arc::new(RingSigner {
+        kid: key.kid.clone(),
+        alg: key.alg,
+        signer: signer_for(key.alg, &key.kid, &private_jwk)?,
+    }))
+}
+
+fn jwks_document(keys: &[StoredKey]) -> Jwks {
+    let members: Vec<serde_json::Value> = keys
+        .iter()
+        .filter_map(|key| serde_json::from_str(&key.public_jwk).ok())
+        .collect();
+    let body = serde_json::to_vec(&serde_json::json!({ "keys": members })).unwrap_or_default();
+    let digest = openssl::sha::sha256(&body);
+    let etag = format!("\"{}\"", URL_SAFE_NO_PAD.encode(&digest[..16]));
+    Jwks { body, etag }
+}

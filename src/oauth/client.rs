@@ -1,0 +1,90 @@
+//! Registered clients (RFC 6749 §2) and the grant types they may use.
+
+use chrono::NaiveDateTime;
+
+use super::Scope;
+
+/// Longest client_id accepted, in bytes.
+pub const MAX_CLIENT_ID_LEN: usize = 128;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantType {
+    /// Resource owner password credentials (RFC 6749 §4.3).
+    Password,
+}
+
+impl GrantType {
+    pub const ALL: [GrantType; 1] = [GrantType::Password];
+
+    /// The `grant_type` value on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+        }
+    }
+}
+
+impl std::str::FromStr for GrantType {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|grant| grant.as_str() == value)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|g| g.as_str()).collect();
+                format!("expected one of: {}", names.join(", "))
+            })
+    }
+}
+
+/// Whether a client can keep a secret (RFC 6749 §2.1).
+#[derive(Clone, PartialEq, Eq)]
+pub enum ClientKind {
+    /// Authenticates with a secret, stored only as a hash.
+    Confidential { secret_hash: String },
+    /// Sends only its client_id.
+    Public,
+}
+
+impl std::fmt::Debug for ClientKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Confidential { .. } => f.write_str("Confidential"),
+            Self::Public => f.write_str("Public"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub client_id: String,
+    pub kind: ClientKind,
+    pub grant_types: Vec<GrantType>,
+    pub scopes: Scope,
+    /// The `aud` of this client's access tokens; the issuer's default when
+    /// unset.
+    pub audience: Option<String>,
+    /// Access token lifetime in seconds; the issuer's default when unset.
+    pub access_token_lifetime: Option<u32>,
+    pub disabled: bool,
+    pub created_at: NaiveDateTime,
+}
+
+impl Client {
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+}
+
+/// Checks a client_id chosen at registration: 1 to 128 characters from the
+/// URL-unreserved set, so it needs no escaping in Basic credentials or URLs.
+pub fn validate_client_id(client_id: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~');
+    if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN || !client_id.chars().all(allowed) {
+        return Err(format!(
+            "invalid client_id {client_id:?}: expected 1 to {MAX_CLIENT_ID_LEN} characters from A-Z a-z 0-9 - . _ ~"
+        ));
+    }
+    Ok(())
+}

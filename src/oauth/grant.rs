@@ -1,0 +1,126 @@
+//! Token requests by grant type, and the scope a grant receives.
+
+use super::{ADMIN_SCOPE, Client, FormParams, GrantType, OAuthError, Password, Scope, User};
+use super::user::MAX_USERNAME_LEN;
+
+/// A token request's grant, parsed from the body parameters.
+#[derive(Debug)]
+pub enum GrantRequest {
+    /// RFC 6749 §4.3.2.
+    Password { username: String, password: Password, scope: Option<Scope> },
+}
+
+impl GrantRequest {
+    /// Parses the grant from the parameters that remain after client
+    /// authentication took its own.
+    pub fn from_params(params: &mut FormParams) -> Result<Self, OAuthError> {
+        let grant_type = params.require("grant_type")?;
+        let grant_type = grant_type.parse::<GrantType>().map_err(|_| OAuthError::UnsupportedGrantType)?;
+        match grant_type {
+            GrantType::Password => {
+                let username = params.require("username")?;
+                if username.len() > MAX_USERNAME_LEN {
+                    return Err(OAuthError::invalid_request("the username is longer than 255 bytes"));
+                }
+                let password = Password::new(params.require("password")?).map_err(OAuthError::invalid_request)?;
+                let scope = parse_scope(params)?;
+                Ok(Self::Password { username, password, scope })
+            }
+        }
+    }
+
+    pub fn grant_type(&self) -> GrantType {
+        match self {
+            Self::Password { .. } => GrantType::Password,
+        }
+    }
+}
+
+fn parse_scope(params: &mut FormParams) -> Result<Option<Scope>, OAuthError> {
+    params
+        .take("scope")
+        .map(|value| Scope::parse(&value).map_err(OAuthError::invalid_scope))
+        .transpose()
+}
+
+/// Decides the scope of a token for `user` through `client` (RFC 6749
+/// §3.3).
+///
+/// Without a requested scope the token gets every scope the client may
+/// have except `admin`, which must be asked for. A requested scope must lie
+/// within the client's scopes, and `admin` is granted only to admin users.
+pub fn granted_scope(client: &Client, user: &User, requested: Option<&Scope>) -> Result<Scope, OAuthError> {
+    let Some(requested) = requested else {
+        return Ok(client.scopes.without(ADMIN_SCOPE));
+    };
+    if !requested.is_subset_of(&client.scopes) {
+        return Err(OAuthError::invalid_scope("the requested scope exceeds the scope registered for this client"));
+    }
+    if requested.contains(ADMIN_SCOPE) && !user.is_admin {
+        return Err(OAuthError::invalid_scope("the admin scope is granted only to administrators"));
+    }
+    Ok(requested.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::ClientKind;
+
+    fn client(scopes: &str) -> Client {
+        Client {
+            client_id: "app".into(),
+            kind: ClientKind::Public,
+            grant_types: vec![GrantType::Password],
+            scopes: Scope::parse(scopes).unwrap(),
+            audience: None,
+            access_token_lifetime: None,
+            disabled: false,
+            created_at: chrono::NaiveDateTime::default(),
+        }
+    }
+
+    fn user(is_admin: bool) -> User {
+        User {
+            id: uuid::Uuid::new_v4(),
+            username: "alice".into(),
+            password_hash: String::new(),
+            is_admin,
+            disabled: false,
+            created_at: chrono::NaiveDateTime::default(),
+        }
+    }
+
+    #[test]
+    fn omitted_scope_defaults_to_client_scope_without_admin() {
+        let granted = granted_scope(&client("read write admin"), &user(true), None).unwrap();
+        assert_eq!(granted.to_string(), "read write");
+    }
+
+    #[test]
+    fn scope_beyond_client_is_invalid_scope() {
+        let requested = Scope::parse("read delete").unwrap();
+        let error = granted_scope(&client("read"), &user(false), Some(&requested)).unwrap_err();
+        assert_eq!(error.code(), "invalid_scope");
+    }
+
+    #[test]
+    fn admin_scope_needs_admin_user() {
+        let requested = Scope::parse("admin").unwrap();
+        let error = granted_scope(&client("admin"), &user(false), Some(&requested)).unwrap_err();
+        assert_eq!(error.code(), "invalid_scope");
+        assert!(granted_scope(&client("admin"), &user(true), Some(&requested)).is_ok());
+    }
+
+    #[test]
+    fn unknown_grant_type_is_unsupported() {
+        let mut params = FormParams::parse(b"grant_type=urn%3Aexample%3Aother").unwrap();
+        assert_eq!(GrantRequest::from_params(&mut params).unwrap_err(), OAuthError::UnsupportedGrantType);
+    }
+
+    #[test]
+    fn missing_grant_type_is_invalid_request() {
+        let mut params = FormParams::parse(b"username=a").unwrap();
+        assert_eq!(GrantRequest::from_params(&mut params).unwrap_err().code(), "invalid_request");
+    }
+}

@@ -1,0 +1,172 @@
+//! The token endpoint's work: authenticate the client, run the grant, sign
+//! the access token.
+//!
+//! One storage round trip loads the client and the user together; after
+//! that the only work is password hashing on the bounded pool and one
+//! signature with a key already in memory.
+
+use chrono::Utc;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{Busy, Issuer};
+use crate::credentials::{self, StoredSecret};
+use crate::keys::jwt::{self, ACCESS_TOKEN_TYPE};
+use crate::oauth::{
+    AccessTokenClaims, Client, ClientCredentials, GrantRequest, GrantType, OAuthError, Password, Scope,
+    granted_scope,
+};
+use crate::store::{StoreError, clients, users};
+
+/// Seconds a client should wait after a 503 from the hashing pool.
+const BUSY_RETRY_AFTER_SECONDS: u32 = 1;
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u32,
+    pub scope: String,
+}
+
+impl From<Busy> for OAuthError {
+    fn from(_: Busy) -> Self {
+        OAuthError::TemporarilyUnavailable { retry_after_seconds: BUSY_RETRY_AFTER_SECONDS }
+    }
+}
+
+/// Maps a storage failure to the protocol error and logs its cause once.
+fn storage_failure(error: StoreError) -> OAuthError {
+    match error {
+        StoreError::Unavailable(cause) => {
+            tracing::warn!(error = %cause, "token request failed: database unavailable");
+            OAuthError::TemporarilyUnavailable { retry_after_seconds: BUSY_RETRY_AFTER_SECONDS }
+        }
+        other => {
+            tracing::error!(error = %other, "token request failed: database error");
+            OAuthError::ServerError
+        }
+    }
+}
+
+impl Issuer {
+    /// Handles a parsed token request.
+    pub async fn issue_token(&self, credentials: ClientCredentials, grant: GrantRequest) -> Result<TokenResponse, OAuthError> {
+        match grant {
+            GrantRequest::Password { username, password, scope } => {
+                self.password_grant(credentials, username, password, scope).await
+            }
+        }
+    }
+
+    /// RFC 6749 §4.3: resource owner password credentials.
+    async fn password_grant(
+        &self,
+        credentials: ClientCredentials,
+        username: String,
+        password: Password,
+        requested_scope: Option<Scope>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let client_id = credentials.client_id().to_owned();
+        let (client, user) = self
+            .db
+            .run(move |conn| Ok((clients::find(conn, &client_id)?, users::find_by_username(conn, &username)?)))
+            .await
+            .map_err(storage_failure)?;
+
+        let Some(client) = client else {
+            tracing::info!(client.id = credentials.client_id(), grant.r#type = "password", "token request rejected: unknown client");
+            return Err(credentials.failure());
+        };
+        self.authenticate_client(&credentials, &client).await?;
+        if !client.allows(GrantType::Password) {
+            tracing::info!(client.id = %client.client_id, grant.r#type = "password", "token request rejected: grant not allowed for client");
+            return Err(OAuthError::UnauthorizedClient);
+        }
+
+        // One argon2 verification on every path, against a dummy hash when
+        // the user does not exist, so timing does not reveal usernames.
+        let stored_hash = match &user {
+            Some(user) => user.password_hash.clone(),
+            None => credentials::dummy_password_hash().to_owned(),
+        };
+        let password_matches = self
+            .hash_pool
+            .run(move || credentials::verify_argon2(password.expose(), &stored_hash))
+            .await?;
+        let user = match user {
+            Some(user) if password_matches && !user.disabled => user,
+            found => {
+                let reason = match found {
+                    None => "unknown user",
+                    Some(user) if user.disabled && password_matches => "user disabled",
+                    Some(_) => "wrong password",
+                };
+                tracing::info!(client.id = %client.client_id, grant.r#type = "password", reason, "token request rejected: invalid grant");
+                return Err(OAuthError::InvalidGrant);
+            }
+        };
+
+        let scope = granted_scope(&client, &user, requested_scope.as_ref()).inspect_err(|_| {
+            tracing::info!(client.id = %client.client_id, user.id = %user.id, "token request rejected: invalid scope");
+        })?;
+        let response = self.sign_access_token(&client, user.id.to_string(), scope)?;
+        tracing::info!(client.id = %client.client_id, user.id = %user.id, grant.r#type = "password", "issued an access token");
+        Ok(response)
+    }
+
+    /// Checks the presented client credentials against the registration.
+    async fn authenticate_client(&self, credentials: &ClientCredentials, client: &Client) -> Result<(), OAuthError> {
+        let reject = |reason: &str| {
+            tracing::info!(client.id = %client.client_id, reason, "client authentication failed");
+            credentials.failure()
+        };
+        let Some((secret, stored)) = credentials.secret_to_verify(client).map_err(|_| reject("method or state mismatch"))? else {
+            return Ok(());
+        };
+        let valid = match StoredSecret::classify(stored) {
+            StoredSecret::Keyed(mac) => credentials::verify_keyed(&self.secret_key, secret.expose(), mac),
+            StoredSecret::Argon2(phc) => {
+                let (secret, phc) = (secret.clone(), phc.to_owned());
+                self.hash_pool.run(move || credentials::verify_argon2(secret.expose(), &phc)).await?
+            }
+        };
+        if valid { Ok(()) } else { Err(reject("wrong secret")) }
+    }
+
+    /// Builds and signs an RFC 9068 access token for `subject`.
+    fn sign_access_token(&self, client: &Client, subject: String, scope: Scope) -> Result<TokenResponse, OAuthError> {
+        let settings = &self.settings;
+        let Some(signer) = self.ring.signer(settings.signing_alg) else {
+            tracing::error!(key.alg = %settings.signing_alg, "no active signing key is loaded");
+            return Err(OAuthError::ServerError);
+        };
+        // Capped, so retiring keys outlive every token even if the maximum was
+        // lowered after the client was registered.
+        let lifetime = client
+            .access_token_lifetime
+            .unwrap_or(settings.access_token_lifetime)
+            .min(settings.max_access_token_lifetime);
+        let claims = AccessTokenClaims {
+            issuer: settings.issuer.clone(),
+            subject,
+            audience: settings.audience_for(client.audience.as_deref()),
+            client_id: client.client_id.clone(),
+            scope,
+            issued_at: Utc::now().timestamp(),
+            lifetime,
+            jwt_id: Uuid::new_v4(),
+        };
+        let access_token = jwt::encode(&signer, ACCESS_TOKEN_TYPE, &claims.to_map()).map_err(|error| {
+            tracing::error!(error = %error, key.kid = %signer.kid, "signing an access token failed");
+            OAuthError::ServerError
+        })?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: lifetime,
+            scope: claims.scope.to_string(),
+        })
+    }
+}

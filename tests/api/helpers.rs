@@ -1,0 +1,235 @@
+//! The test harness: each test starts the real service on 127.0.0.1, port
+//! 0, with its own database: a temporary SQLite file, or a fresh PostgreSQL
+//! database created on the server named by `TEST_DATABASE_URL`.
+
+use std::net::TcpListener;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+use serde_json::Value;
+use tessera::config::Settings;
+use tessera::keys::Algorithm;
+use tessera::oauth::{GrantType, Password, Scope};
+use tessera::service::Issuer;
+use tessera::service::accounts::ClientSpec;
+use tessera::startup::Application;
+use tessera::store::DatabaseUrl;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named test body once per backend: `sqlite::NAME` always,
+/// `postgres::NAME` against `TEST_DATABASE_URL` (a no-op when unset).
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+/// A password that meets the account minimum, for test users.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub address: String,
+    pub issuer: Issuer,
+    pub http: reqwest::Client,
+    _folder: tempfile::TempDir,
+    _database: Option<PostgresDatabase>,
+}
+
+/// Settings every test starts from: everything in a temporary folder.
+fn base_settings(folder: &std::path::Path) -> Settings {
+    let table = toml::Table::new();
+    let mut settings = Settings::from_sources(&table, None, |_| None).expect("default settings are valid");
+    settings.keys_dir = folder.join("keys");
+    settings.database_url = DatabaseUrl::Sqlite(folder.join("tessera.db"));
+    settings.hash_workers = 2;
+    settings.http_workers = 2;
+    settings
+}
+
+impl TestApp {
+    /// Starts the service on `backend` with default settings. Returns
+    /// `None` only for PostgreSQL when `TEST_DATABASE_URL` is unset.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts the service after `adjust` has changed the settings.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        let mut settings = base_settings(folder.path());
+        let database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let Ok(server_url) = std::env::var("TEST_DATABASE_URL") else {
+                    eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL run");
+                    return None;
+                };
+                let database = PostgresDatabase::create(&server_url);
+                settings.database_url = DatabaseUrl::Postgres(database.url.clone());
+                Some(database)
+            }
+        };
+
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().unwrap().port();
+        settings.listen = listener.local_addr().unwrap();
+        settings.issuer = format!("http://127.0.0.1:{port}");
+        adjust(&mut settings);
+
+        let application = Application::build_on(settings, listener).await.expect("the service starts");
+        let issuer = application.issuer();
+        tokio::spawn(application.run_until_stopped());
+
+        Some(TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            issuer,
+            http: reqwest::Client::builder().build().unwrap(),
+            _folder: folder,
+            _database: database,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn add_user(&self, name: &str, admin: bool) -> tessera::oauth::User {
+        self.issuer
+            .create_user(name.to_owned(), Password::new_for_account(PASSWORD.into()).unwrap(), admin)
+            .await
+            .expect("user created")
+    }
+
+    /// Registers a confidential password-grant client and returns its
+    /// generated secret.
+    pub async fn add_client(&self, client_id: &str, scope: &str) -> String {
+        let created = self
+            .issuer
+            .create_client(ClientSpec {
+                client_id: client_id.to_owned(),
+                public: false,
+                grant_types: vec![GrantType::Password],
+                scopes: Scope::parse(scope).unwrap(),
+                audience: None,
+                access_token_lifetime: None,
+                chosen_secret: None,
+            })
+            .await
+            .expect("client created");
+        created.generated_secret.expect("a generated secret")
+    }
+
+    pub async fn add_client_with(&self, spec: ClientSpec) -> Option<String> {
+        self.issuer.create_client(spec).await.expect("client created").generated_secret
+    }
+
+    /// POSTs `form` to the token endpoint, with HTTP Basic when given.
+    pub async fn token(&self, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> reqwest::Response {
+        let mut request = self.http.post(self.url("/oauth2/token")).form(form);
+        if let Some((id, secret)) = basic {
+            request = request.header("Authorization", basic_header(id, secret));
+        }
+        request.send().await.expect("token request sent")
+    }
+
+    /// Runs the password grant for `username` and returns the access token.
+    pub async fn password_token(&self, client_id: &str, secret: &str, username: &str, scope: Option<&str>) -> String {
+        let mut form = vec![("grant_type", "password"), ("username", username), ("password", PASSWORD)];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        let response = self.token(&form, Some((client_id, secret))).await;
+        assert_eq!(response.status(), 200, "token request failed");
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn jwks(&self) -> Value {
+        self.http.get(self.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// An admin user, a client allowed the admin scope, and an admin token.
+    pub async fn admin_token(&self) -> String {
+        self.add_user("root", true).await;
+        let secret = self.add_client("admin-cli", "admin").await;
+        self.password_token("admin-cli", &secret, "root", Some("admin")).await
+    }
+}
+
+pub fn basic_header(id: &str, secret: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
+}
+
+/// Splits a compact JWT and decodes its header and claims, unverified.
+pub fn decode_unverified(token: &str) -> (Value, Value) {
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "a compact JWS has three parts");
+    let decode = |part: &str| serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap();
+    (decode(parts[0]), decode(parts[1]))
+}
+
+/// The algorithms to run algorithm-dependent tests for.
+pub fn all_algorithms() -> [Algorithm; 5] {
+    Algorithm::ALL
+}
+
+/// A PostgreSQL database made for one test and dropped after it.
+pub struct PostgresDatabase {
+    server_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl PostgresDatabase {
+    fn create(server_url: &str) -> Self {
+        let name = format!("tessera_test_{}", uuid::Uuid::new_v4().simple());
+        let mut connection = PgConnection::establish(server_url)
+            .unwrap_or_else(|error| panic!("TEST_DATABASE_URL is set but cannot be reached: {error}"));
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut connection)
+            .expect("CREATE DATABASE");
+        let url = with_database(server_url, &name);
+        Self { server_url: server_url.to_owned(), name, url }
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut connection) = PgConnection::establish(&self.server_url) {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut connection);
+        }
+    }
+}
+
+/// Replaces the database name in a PostgreSQL URL, keeping any query.
+fn with_database(server_url: &str, name: &str) -> String {
+    let (base, query) = match server_url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (server_url, String::new()),
+    };
+    let after_scheme = base.find("://").map_or(0, |at| at + 3);
+    let path_start = base[after_scheme..].find('/').map_or(base.len(), |at| after_scheme + at);
+    format!("{}/{name}{query}", &base[..path_start])
+}

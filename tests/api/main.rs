@@ -1,0 +1,8 @@
+//! Integration tests: one binary, so the crate is linked once.
+
+mod helpers;
+
+mod admin;
+mod bad_input;
+mod token;
+mod well_known;
