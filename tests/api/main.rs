@@ -3,6 +3,7 @@
 mod helpers;
 
 mod admin;
+mod interop;
 mod bad_input;
 mod token;
 mod well_known;
