@@ -11,15 +11,18 @@ pub const MAX_CLIENT_ID_LEN: usize = 128;
 pub enum GrantType {
     /// Resource owner password credentials (RFC 6749 §4.3).
     Password,
+    /// A confidential client acting for itself (RFC 6749 §4.4).
+    ClientCredentials,
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 1] = [GrantType::Password];
+    pub const ALL: [GrantType; 2] = [GrantType::Password, GrantType::ClientCredentials];
 
     /// The `grant_type` value on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Password => "password",
+            Self::ClientCredentials => "client_credentials",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Token requests by grant type, and the scope a grant receives.
 
-use super::{ADMIN_SCOPE, Client, FormParams, GrantType, OAuthError, Password, Scope, User};
+use super::{ADMIN_SCOPE, Client, FormParams, GrantType, OAuthError, Password, Scope};
 use super::user::MAX_USERNAME_LEN;
 
 /// A token request's grant, parsed from the body parameters.
@@ -8,6 +8,8 @@ use super::user::MAX_USERNAME_LEN;
 pub enum GrantRequest {
     /// RFC 6749 §4.3.2.
     Password { username: String, password: Password, scope: Option<Scope> },
+    /// RFC 6749 §4.4.2.
+    ClientCredentials { scope: Option<Scope> },
 }
 
 impl GrantRequest {
@@ -26,12 +28,14 @@ impl GrantRequest {
                 let scope = parse_scope(params)?;
                 Ok(Self::Password { username, password, scope })
             }
+            GrantType::ClientCredentials => Ok(Self::ClientCredentials { scope: parse_scope(params)? }),
         }
     }
 
     pub fn grant_type(&self) -> GrantType {
         match self {
             Self::Password { .. } => GrantType::Password,
+            Self::ClientCredentials { .. } => GrantType::ClientCredentials,
         }
     }
 }
@@ -43,20 +47,29 @@ fn parse_scope(params: &mut FormParams) -> Result<Option<Scope>, OAuthError> {
         .transpose()
 }
 
-/// Decides the scope of a token for `user` through `client` (RFC 6749
-/// §3.3).
+/// Who a token is for, as far as scope decisions go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal {
+    /// A user with the admin flag.
+    Administrator,
+    /// Any other user, or a client acting for itself.
+    Regular,
+}
+
+/// Decides the scope of a token issued through `client` (RFC 6749 §3.3).
 ///
 /// Without a requested scope the token gets every scope the client may
 /// have except `admin`, which must be asked for. A requested scope must lie
-/// within the client's scopes, and `admin` is granted only to admin users.
-pub fn granted_scope(client: &Client, user: &User, requested: Option<&Scope>) -> Result<Scope, OAuthError> {
+/// within the client's scopes, and `admin` is granted only to
+/// administrators.
+pub fn granted_scope(client: &Client, principal: Principal, requested: Option<&Scope>) -> Result<Scope, OAuthError> {
     let Some(requested) = requested else {
         return Ok(client.scopes.without(ADMIN_SCOPE));
     };
     if !requested.is_subset_of(&client.scopes) {
         return Err(OAuthError::invalid_scope("the requested scope exceeds the scope registered for this client"));
     }
-    if requested.contains(ADMIN_SCOPE) && !user.is_admin {
+    if requested.contains(ADMIN_SCOPE) && principal != Principal::Administrator {
         return Err(OAuthError::invalid_scope("the admin scope is granted only to administrators"));
     }
     Ok(requested.clone())
@@ -80,36 +93,29 @@ mod tests {
         }
     }
 
-    fn user(is_admin: bool) -> User {
-        User {
-            id: uuid::Uuid::new_v4(),
-            username: "alice".into(),
-            password_hash: String::new(),
-            is_admin,
-            disabled: false,
-            created_at: chrono::NaiveDateTime::default(),
-        }
+    fn user(is_admin: bool) -> Principal {
+        if is_admin { Principal::Administrator } else { Principal::Regular }
     }
 
     #[test]
     fn omitted_scope_defaults_to_client_scope_without_admin() {
-        let granted = granted_scope(&client("read write admin"), &user(true), None).unwrap();
+        let granted = granted_scope(&client("read write admin"), user(true), None).unwrap();
         assert_eq!(granted.to_string(), "read write");
     }
 
     #[test]
     fn scope_beyond_client_is_invalid_scope() {
         let requested = Scope::parse("read delete").unwrap();
-        let error = granted_scope(&client("read"), &user(false), Some(&requested)).unwrap_err();
+        let error = granted_scope(&client("read"), user(false), Some(&requested)).unwrap_err();
         assert_eq!(error.code(), "invalid_scope");
     }
 
     #[test]
     fn admin_scope_needs_admin_user() {
         let requested = Scope::parse("admin").unwrap();
-        let error = granted_scope(&client("admin"), &user(false), Some(&requested)).unwrap_err();
+        let error = granted_scope(&client("admin"), user(false), Some(&requested)).unwrap_err();
         assert_eq!(error.code(), "invalid_scope");
-        assert!(granted_scope(&client("admin"), &user(true), Some(&requested)).is_ok());
+        assert!(granted_scope(&client("admin"), user(true), Some(&requested)).is_ok());
     }
 
     #[test]

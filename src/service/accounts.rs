@@ -91,6 +91,11 @@ impl Issuer {
         if spec.grant_types.is_empty() {
             return Err(AccountError::Invalid("a client needs at least one grant type".into()));
         }
+        if spec.public && spec.grant_types.contains(&GrantType::ClientCredentials) {
+            return Err(AccountError::Invalid(
+                "a public client cannot use client_credentials: that grant needs a client secret".into(),
+            ));
+        }
         if let Some(audience) = &spec.audience
             && (audience.is_empty() || audience.len() > 512 || audience.contains(char::is_whitespace))
         {

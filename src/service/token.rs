@@ -13,8 +13,8 @@ use super::{Busy, Issuer};
 use crate::credentials::{self, StoredSecret};
 use crate::keys::jwt::{self, ACCESS_TOKEN_TYPE};
 use crate::oauth::{
-    AccessTokenClaims, Client, ClientCredentials, GrantRequest, GrantType, OAuthError, Password, Scope,
-    granted_scope,
+    AccessTokenClaims, Client, ClientKind, ClientCredentials, GrantRequest, GrantType, OAuthError, Password, Principal,
+    Scope, granted_scope,
 };
 use crate::store::{StoreError, clients, users};
 
@@ -57,7 +57,32 @@ impl Issuer {
             GrantRequest::Password { username, password, scope } => {
                 self.password_grant(credentials, username, password, scope).await
             }
+            GrantRequest::ClientCredentials { scope } => self.client_credentials_grant(credentials, scope).await,
         }
+    }
+
+    /// RFC 6749 §4.4: a confidential client acting for itself. The token's
+    /// subject is the client_id.
+    async fn client_credentials_grant(
+        &self,
+        credentials: ClientCredentials,
+        requested_scope: Option<Scope>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let client_id = credentials.client_id().to_owned();
+        let client = self.db.run(move |conn| clients::find(conn, &client_id)).await.map_err(storage_failure)?;
+        let client = self.authorize_client(&credentials, client, GrantType::ClientCredentials).await?;
+        // §4.4: only confidential clients may use this grant; registration
+        // already refuses the combination, this guards older rows.
+        if matches!(client.kind, ClientKind::Public) {
+            return Err(OAuthError::UnauthorizedClient);
+        }
+
+        let scope = granted_scope(&client, Principal::Regular, requested_scope.as_ref()).inspect_err(|_| {
+            tracing::info!(client.id = %client.client_id, "token request rejected: invalid scope");
+        })?;
+        let response = self.sign_access_token(&client, client.client_id.clone(), scope)?;
+        tracing::info!(client.id = %client.client_id, grant.r#type = "client_credentials", "issued an access token");
+        Ok(response)
     }
 
     /// RFC 6749 §4.3: resource owner password credentials.
@@ -75,15 +100,7 @@ impl Issuer {
             .await
             .map_err(storage_failure)?;
 
-        let Some(client) = client else {
-            tracing::info!(client.id = credentials.client_id(), grant.r#type = "password", "token request rejected: unknown client");
-            return Err(credentials.failure());
-        };
-        self.authenticate_client(&credentials, &client).await?;
-        if !client.allows(GrantType::Password) {
-            tracing::info!(client.id = %client.client_id, grant.r#type = "password", "token request rejected: grant not allowed for client");
-            return Err(OAuthError::UnauthorizedClient);
-        }
+        let client = self.authorize_client(&credentials, client, GrantType::Password).await?;
 
         // One argon2 verification on every path, against a dummy hash when
         // the user does not exist, so timing does not reveal usernames.
@@ -108,12 +125,32 @@ impl Issuer {
             }
         };
 
-        let scope = granted_scope(&client, &user, requested_scope.as_ref()).inspect_err(|_| {
+        let principal = if user.is_admin { Principal::Administrator } else { Principal::Regular };
+        let scope = granted_scope(&client, principal, requested_scope.as_ref()).inspect_err(|_| {
             tracing::info!(client.id = %client.client_id, user.id = %user.id, "token request rejected: invalid scope");
         })?;
         let response = self.sign_access_token(&client, user.id.to_string(), scope)?;
         tracing::info!(client.id = %client.client_id, user.id = %user.id, grant.r#type = "password", "issued an access token");
         Ok(response)
+    }
+
+    /// Authenticates the client and checks that it may use `grant`.
+    async fn authorize_client(
+        &self,
+        credentials: &ClientCredentials,
+        client: Option<Client>,
+        grant: GrantType,
+    ) -> Result<Client, OAuthError> {
+        let Some(client) = client else {
+            tracing::info!(client.id = credentials.client_id(), grant.r#type = grant.as_str(), "token request rejected: unknown client");
+            return Err(credentials.failure());
+        };
+        self.authenticate_client(credentials, &client).await?;
+        if !client.allows(grant) {
+            tracing::info!(client.id = %client.client_id, grant.r#type = grant.as_str(), "token request rejected: grant not allowed for client");
+            return Err(OAuthError::UnauthorizedClient);
+        }
+        Ok(client)
     }
 
     /// Checks the presented client credentials against the registration.

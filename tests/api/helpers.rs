@@ -9,7 +9,6 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use diesel::{Connection, RunQueryDsl, pg::PgConnection};
 use serde_json::Value;
 use tessera::config::Settings;
-use tessera::keys::Algorithm;
 use tessera::oauth::{GrantType, Password, Scope};
 use tessera::service::Issuer;
 use tessera::service::accounts::ClientSpec;
@@ -190,11 +189,6 @@ pub fn decode_unverified(token: &str) -> (Value, Value) {
     (decode(parts[0]), decode(parts[1]))
 }
 
-/// The algorithms to run algorithm-dependent tests for.
-pub fn all_algorithms() -> [Algorithm; 5] {
-    Algorithm::ALL
-}
-
 /// A PostgreSQL database made for one test and dropped after it.
 pub struct PostgresDatabase {
     server_url: String,
@@ -203,7 +197,7 @@ pub struct PostgresDatabase {
 }
 
 impl PostgresDatabase {
-    fn create(server_url: &str) -> Self {
+    pub fn create(server_url: &str) -> Self {
         let name = format!("tessera_test_{}", uuid::Uuid::new_v4().simple());
         let mut connection = PgConnection::establish(server_url)
             .unwrap_or_else(|error| panic!("TEST_DATABASE_URL is set but cannot be reached: {error}"));

@@ -5,5 +5,6 @@ mod helpers;
 mod admin;
 mod interop;
 mod bad_input;
+mod cli;
 mod token;
 mod well_known;

@@ -1,0 +1,156 @@
+//! The `tessera` command line, run as a separate process against a
+//! temporary database, as an operator would run it.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use crate::backend_tests;
+use crate::helpers::*;
+
+backend_tests!(
+    cli_migrate_applies_migrations_once,
+    cli_user_add_reads_password_from_stdin,
+    cli_client_add_prints_secret_once,
+    cli_keys_rotate_and_list,
+    cli_bad_setting_names_setting_and_value,
+);
+
+/// A database and keys folder for CLI runs, on either backend.
+struct CliEnv {
+    folder: tempfile::TempDir,
+    database_url: String,
+    _database: Option<PostgresDatabase>,
+}
+
+impl CliEnv {
+    fn new(backend: Backend) -> Option<Self> {
+        let folder = tempfile::tempdir().unwrap();
+        let (database_url, database) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}", folder.path().join("cli.db").display()), None),
+            Backend::Postgres => {
+                let server_url = std::env::var("TEST_DATABASE_URL").ok()?;
+                let database = PostgresDatabase::create(&server_url);
+                (database.url.clone(), Some(database))
+            }
+        };
+        Some(Self { folder, database_url, _database: database })
+    }
+
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(args)
+            .env_clear()
+            .env("TESSERA_DATABASE_URL", &self.database_url)
+            .env("TESSERA_KEYS_DIR", self.folder.path().join("keys"))
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the tessera binary runs");
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+async fn cli_migrate_applies_migrations_once(backend: Backend) {
+    let Some(env) = CliEnv::new(backend) else { return };
+
+    let first = env.run(&["migrate"], "");
+    let second = env.run(&["migrate"], "");
+
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stdout(&first).starts_with("applied 1 migrations"), "{}", stdout(&first));
+    assert!(stdout(&second).starts_with("applied 0 migrations"), "{}", stdout(&second));
+}
+
+async fn cli_user_add_reads_password_from_stdin(backend: Backend) {
+    let Some(env) = CliEnv::new(backend) else { return };
+
+    let added = env.run(&["user", "add", "alice", "--admin"], "correct horse battery\n");
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert!(stdout(&added).contains("added user alice"));
+    assert!(!stdout(&added).contains("correct horse"), "the password is never printed");
+
+    let duplicate = env.run(&["user", "add", "alice"], "another password\n");
+    assert!(!duplicate.status.success());
+    assert_eq!(stderr(&duplicate).trim(), "error: a user named \"alice\" already exists");
+
+    let short = env.run(&["user", "add", "bob"], "short\n");
+    assert!(!short.status.success());
+    assert!(stderr(&short).contains("at least 8 characters"), "{}", stderr(&short));
+
+    let disabled = env.run(&["user", "disable", "alice"], "");
+    assert!(disabled.status.success(), "{}", stderr(&disabled));
+    let listed = stdout(&env.run(&["user", "list"], ""));
+    let alice = listed.lines().find(|line| line.ends_with("alice")).expect("alice is listed");
+    assert!(alice.contains("true   true"), "{alice}");
+    assert!(!listed.contains("$argon2"), "hashes are never listed");
+}
+
+async fn cli_client_add_prints_secret_once(backend: Backend) {
+    let Some(env) = CliEnv::new(backend) else { return };
+
+    let added = env.run(&["client", "add", "web", "--scope", "read write", "--grant", "password"], "");
+    assert!(added.status.success(), "{}", stderr(&added));
+    let out = stdout(&added);
+    let secret = out.lines().find_map(|line| line.strip_prefix("client_secret: ")).expect("a secret is printed");
+    assert_eq!(secret.len(), 43, "256 bits in base64url");
+
+    let listed = stdout(&env.run(&["client", "list"], ""));
+    assert!(listed.contains("web"));
+    assert!(!listed.contains(secret), "the secret is shown only once");
+
+    let chosen = env.run(&["client", "add", "svc", "--secret-stdin"], "a-chosen-secret-of-length\n");
+    assert!(chosen.status.success(), "{}", stderr(&chosen));
+    assert!(!stdout(&chosen).contains("client_secret"), "a chosen secret is not echoed");
+
+    let bad_grant = env.run(&["client", "add", "x", "--grant", "implicit"], "");
+    assert!(!bad_grant.status.success());
+    assert!(stderr(&bad_grant).contains("invalid --grant \"implicit\""), "{}", stderr(&bad_grant));
+}
+
+async fn cli_keys_rotate_and_list(backend: Backend) {
+    let Some(env) = CliEnv::new(backend) else { return };
+
+    let first = env.run(&["keys", "rotate"], "");
+    let second = env.run(&["keys", "rotate", "--alg", "EdDSA"], "");
+    let third = env.run(&["keys", "rotate", "--alg", "EdDSA"], "");
+
+    for output in [&first, &second, &third] {
+        assert!(output.status.success(), "{}", stderr(output));
+    }
+    assert!(stdout(&third).contains("is retiring and stays published until"), "{}", stdout(&third));
+    let listed = stdout(&env.run(&["keys", "list"], ""));
+    let states: Vec<&str> = listed.lines().skip(1).map(|line| line.split_whitespace().nth(2).unwrap()).collect();
+    assert_eq!(states, ["active", "retiring", "active"], "{listed}");
+
+    let bad = env.run(&["keys", "rotate", "--alg", "HS256"], "");
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("expected one of RS256, PS256, ES256, ES384, EdDSA"), "{}", stderr(&bad));
+}
+
+async fn cli_bad_setting_names_setting_and_value(backend: Backend) {
+    let Some(env) = CliEnv::new(backend) else { return };
+    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve"])
+        .env_clear()
+        .env("TESSERA_DATABASE_URL", &env.database_url)
+        .env("TESSERA_ACCESS_TOKEN_LIFETIME", "forever")
+        .output()
+        .unwrap();
+
+    assert!(!output.status.success());
+    assert_eq!(
+        stderr(&output).trim(),
+        "error: invalid setting TESSERA_ACCESS_TOKEN_LIFETIME = \"forever\": expected seconds from 1 to 86400"
+    );
+}
