@@ -193,6 +193,23 @@ mod tests {
         assert!(DatabaseUrl::parse("sqlite://").is_err());
     }
 
+    /// Both backends must carry the same migrations under the same names,
+    /// so a schema version means the same thing on either.
+    #[test]
+    fn migration_folders_match_between_backends() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let names = |backend: &str| {
+            let mut names: Vec<String> = std::fs::read_dir(root.join(backend))
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        assert!(!names("sqlite").is_empty());
+        assert_eq!(names("sqlite"), names("postgres"));
+    }
+
     #[test]
     fn redacted_url_hides_password() {
         let url = DatabaseUrl::parse("postgres://tessera:s3cret@db:5432/tessera").unwrap();
