@@ -27,6 +27,7 @@ backend_tests!(
     admin_scope_for_regular_user_is_invalid_scope,
     omitted_scope_defaults_to_client_scopes,
     client_audience_and_lifetime_apply,
+    lifetime_setting_applies_by_default,
     client_credentials_token_has_client_subject,
     saturated_hash_pool_returns_503,
 );
@@ -289,6 +290,19 @@ async fn client_audience_and_lifetime_apply(backend: Backend) {
     let (_, claims) = decode_unverified(body["access_token"].as_str().unwrap());
     assert_eq!(claims["aud"], "https://orders.example");
     assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 120);
+}
+
+async fn lifetime_setting_applies_by_default(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |settings| settings.access_token_lifetime = 60).await else { return };
+    app.add_user("alice", false).await;
+    let secret = app.add_client("web", "read").await;
+
+    let response = app.token(&password_form("alice", PASSWORD), Some(("web", &secret))).await;
+
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["expires_in"], 60);
+    let (_, claims) = decode_unverified(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 60);
 }
 
 async fn client_credentials_token_has_client_subject(backend: Backend) {

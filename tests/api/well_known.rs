@@ -13,6 +13,8 @@ backend_tests!(
     jwks_etag_answers_304,
     token_verifies_against_jwks,
     discovery_documents_describe_issuer,
+    private_keys_are_sealed_at_rest,
+    fresh_service_has_no_accounts,
 );
 
 const PRIVATE_MEMBERS: [&str; 6] = ["d", "p", "q", "dp", "dq", "qi"];
@@ -100,4 +102,31 @@ async fn discovery_documents_describe_issuer(backend: Backend) {
     for member in ["scopes_supported", "response_types_supported", "subject_types_supported"] {
         assert!(openid[member].is_array(), "{member} is missing");
     }
+}
+
+/// The stored private key is AES-256-GCM ciphertext: neither the private
+/// JWK nor any of its members appear in the row.
+async fn private_keys_are_sealed_at_rest(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+
+    let keys = app.issuer.list_keys().await.unwrap();
+
+    assert_eq!(keys.len(), 1);
+    let key = &keys[0];
+    assert_eq!(key.master_key_id.len(), 16, "the sealing master key is recorded");
+    let sealed = String::from_utf8_lossy(&key.sealed_private_key);
+    for marker in ["\"d\"", "\"kty\"", "\"crv\"", "P-256"] {
+        assert!(!sealed.contains(marker), "the sealed key contains {marker}");
+    }
+    assert!(!key.public_jwk.contains("\"d\""));
+}
+
+/// No user or client exists until an operator adds one.
+async fn fresh_service_has_no_accounts(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+
+    assert!(app.issuer.list_users().await.unwrap().is_empty());
+    assert!(app.issuer.list_clients().await.unwrap().is_empty());
+    let form = [("grant_type", "password"), ("username", "admin"), ("password", "admin"), ("client_id", "admin")];
+    assert_eq!(app.token(&form, None).await.status(), 401);
 }
