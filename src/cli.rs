@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Settings;
-use crate::keys::Algorithm;
+use crate::keys::{Algorithm, KeyState};
 use crate::oauth::{GrantType, Password, Scope};
 use crate::service::Issuer;
 use crate::service::accounts::ClientSpec;
@@ -94,14 +94,43 @@ struct ClientAddArgs {
 enum KeysCommand {
     /// List signing keys with their states.
     List,
-    /// Make a fresh key the signing key; the previous one stays published
-    /// until its tokens expire.
+    /// Stage a new key: published now, signing after key_staging_delay.
     Rotate {
         /// Algorithm of the new key (default: the signing_alg setting).
         #[arg(long)]
         alg: Option<String>,
+        /// Sign with a key at once, skipping the staging delay. Verifiers
+        /// whose cached JWKS predates the key reject its tokens until they
+        /// refetch.
+        #[arg(long)]
+        force: bool,
     },
+    /// Revoke a compromised key: it leaves the JWKS at once and its tokens
+    /// are rejected. A revoked active key is replaced at once.
+    Revoke { kid: String },
+    /// Import a PEM private key (RSA, EC P-256 or P-384, Ed25519).
+    Import {
+        file: PathBuf,
+        /// Algorithm, when the key type allows more than one (RSA: RS256
+        /// or PS256).
+        #[arg(long)]
+        alg: Option<String>,
+        /// Keep this kid, for example the one the previous issuer published.
+        #[arg(long)]
+        kid: Option<String>,
+        /// Sign with the key at once instead of staging it; use this when
+        /// verifiers already know the key.
+        #[arg(long)]
+        activate: bool,
+    },
+    /// Re-seal every stored private key under the current master key, using
+    /// the previous master key (TESSERA_PREVIOUS_MASTER_KEY or
+    /// previous-master.key) to open them.
+    Rewrap,
 }
+
+/// The actor recorded for key changes made from the command line.
+const CLI_ACTOR: &str = "cli";
 
 /// Runs the parsed command. Errors are returned as the one line to print.
 pub async fn run(cli: Cli) -> Result<(), String> {
@@ -111,7 +140,13 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Migrate => migrate(settings).await,
         Command::User(command) => user(open(settings).await?, command).await,
         Command::Client(command) => client(open(settings).await?, command).await,
-        Command::Keys(command) => keys(open(settings).await?, command).await,
+        Command::Keys(command) => {
+            let issuer = open(settings).await?;
+            // Brings the key set up to date first, so every enabled
+            // algorithm has an active key before it is listed or rotated.
+            issuer.prepare_keys().await.map_err(|error| error.to_string())?;
+            keys(issuer, command).await
+        }
     }
 }
 
@@ -209,34 +244,60 @@ fn client_spec(args: ClientAddArgs) -> Result<ClientSpec, String> {
 }
 
 async fn keys(issuer: Issuer, command: KeysCommand) -> Result<(), String> {
+    let parse_alg = |name: String| name.parse::<Algorithm>().map_err(|accepted| format!("invalid --alg {name:?}: {accepted}"));
     match command {
         KeysCommand::List => {
-            println!("{:<44}  {:<6}  {:<9}  {:<27}  RETIRE_AFTER", "KID", "ALG", "STATE", "CREATED_AT");
+            println!("{:<44}  {:<6}  {:<9}  {:<25}  UNTIL", "KID", "ALG", "STATE", "CREATED_AT");
             for key in issuer.list_keys().await.map_err(|e| e.to_string())? {
-                let retire_after = key.retire_after.map(|t| t.and_utc().to_rfc3339()).unwrap_or_default();
+                let until = key.promote_after.filter(|_| key.state == KeyState::Pending).or(key.retire_after);
                 println!(
-                    "{:<44}  {:<6}  {:<9}  {:<27}  {retire_after}",
+                    "{:<44}  {:<6}  {:<9}  {:<25}  {}",
                     key.kid,
                     key.alg.as_str(),
                     key.state.as_str(),
-                    key.created_at.and_utc().to_rfc3339()
+                    rfc3339(key.created_at),
+                    until.map(rfc3339).unwrap_or_default()
                 );
             }
         }
-        KeysCommand::Rotate { alg } => {
-            let alg = match alg {
-                Some(name) => name.parse::<Algorithm>().map_err(|accepted| format!("invalid --alg {name:?}: {accepted}"))?,
-                None => issuer.settings.signing_alg,
-            };
-            let rotation = issuer.rotate(alg).await.map_err(|e| e.to_string())?;
-            println!("{} key {} is now active", rotation.alg, rotation.kid);
+        KeysCommand::Rotate { alg, force } => {
+            let alg = alg.map(parse_alg).transpose()?.unwrap_or(issuer.settings.signing_alg);
+            let rotation = issuer.rotate(alg, force, CLI_ACTOR).await.map_err(|e| e.to_string())?;
+            match rotation.promote_after {
+                Some(at) => println!("{} key {} is pending: published now, signing from {}", rotation.alg, rotation.kid, at.to_rfc3339()),
+                None => println!("{} key {} is active", rotation.alg, rotation.kid),
+            }
             if let Some(previous) = rotation.previous {
                 println!("key {} is retiring and stays published until {}", previous.kid, previous.retire_after.to_rfc3339());
             }
+            if let Some(warning) = rotation.warning {
+                eprintln!("warning: {warning}");
+            }
             println!("running servers pick up the change within key_refresh_interval seconds");
+        }
+        KeysCommand::Revoke { kid } => {
+            let revocation = issuer.revoke(&kid, CLI_ACTOR).await.map_err(|e| e.to_string())?;
+            println!("revoked key {} (it was {})", revocation.kid, revocation.previous_state);
+            if let Some(replacement) = revocation.replaced_by {
+                println!("key {replacement} signs in its place");
+            }
+        }
+        KeysCommand::Import { file, alg, kid, activate } => {
+            let pem = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let alg = alg.map(parse_alg).transpose()?;
+            let key = issuer.import_key(pem, alg, kid, activate, CLI_ACTOR).await.map_err(|e| e.to_string())?;
+            println!("imported {} key {} as {}", key.alg, key.kid, key.state);
+        }
+        KeysCommand::Rewrap => {
+            let changed = issuer.rewrap().await.map_err(|e| e.to_string())?;
+            println!("re-sealed {changed} stored keys under the current master key");
         }
     }
     Ok(())
+}
+
+fn rfc3339(time: chrono::NaiveDateTime) -> String {
+    time.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Reads a new user's password: prompted twice on a terminal, otherwise

@@ -12,10 +12,6 @@ use std::path::{Path, PathBuf};
 use crate::keys::Algorithm;
 use crate::store::DatabaseUrl;
 
-/// Clock-skew allowance, in seconds, between Tessera and the verifiers of
-/// its tokens. Retiring keys stay published this much longer than their
-/// last token's expiry.
-pub const CLOCK_SKEW_SECONDS: u32 = 60;
 /// Upper bound for any access-token lifetime setting, in seconds (one day).
 const LIFETIME_CEILING: u32 = 86_400;
 
@@ -26,12 +22,17 @@ const SETTINGS: &[(&str, &str, &str)] = &[
     ("issuer", "TESSERA_ISSUER", "http://127.0.0.1:8080"),
     ("keys_dir", "TESSERA_KEYS_DIR", "keys"),
     ("signing_alg", "TESSERA_SIGNING_ALG", "ES256"),
+    ("additional_algs", "TESSERA_ADDITIONAL_ALGS", ""),
     ("access_token_lifetime", "TESSERA_ACCESS_TOKEN_LIFETIME", "900"),
     ("max_access_token_lifetime", "TESSERA_MAX_ACCESS_TOKEN_LIFETIME", "3600"),
     ("default_audience", "TESSERA_DEFAULT_AUDIENCE", ""),
     ("scopes_supported", "TESSERA_SCOPES_SUPPORTED", "admin"),
     ("jwks_max_age", "TESSERA_JWKS_MAX_AGE", "300"),
+    ("jwks_stale_while_revalidate", "TESSERA_JWKS_STALE_WHILE_REVALIDATE", "60"),
+    ("clock_skew", "TESSERA_CLOCK_SKEW", "60"),
     ("key_refresh_interval", "TESSERA_KEY_REFRESH_INTERVAL", "10"),
+    ("key_staging_delay", "TESSERA_KEY_STAGING_DELAY", ""),
+    ("key_rotation_interval", "TESSERA_KEY_ROTATION_INTERVAL", "2592000"),
     ("hash_workers", "TESSERA_HASH_WORKERS", ""),
     ("hash_queue", "TESSERA_HASH_QUEUE", "64"),
     ("db_pool_size", "TESSERA_DB_POOL_SIZE", "10"),
@@ -45,7 +46,11 @@ pub struct Settings {
     /// The `iss` of every token, without a trailing slash.
     pub issuer: String,
     pub keys_dir: PathBuf,
+    /// The algorithm of access tokens.
     pub signing_alg: Algorithm,
+    /// Further algorithms that get their own key ring and JWKS entries,
+    /// for clients that need them.
+    pub additional_algs: Vec<Algorithm>,
     /// Seconds; used when a client sets none.
     pub access_token_lifetime: u32,
     /// Seconds; no client may set more. Retiring keys stay published this
@@ -56,8 +61,17 @@ pub struct Settings {
     pub scopes_supported: Vec<String>,
     /// Seconds a verifier may cache the JWKS.
     pub jwks_max_age: u32,
+    /// Seconds a verifier may keep using a stale JWKS while it refetches.
+    pub jwks_stale_while_revalidate: u32,
+    /// Seconds of clock difference tolerated between Tessera and verifiers.
+    pub clock_skew: u32,
     /// Seconds between reloads of the key ring from the database.
     pub key_refresh_interval: u32,
+    /// Seconds a pending key is published before it signs; at least
+    /// `min_staging_delay()`.
+    pub key_staging_delay: u32,
+    /// Seconds between scheduled rotations; 0 turns them off.
+    pub key_rotation_interval: u32,
     /// Password hashes computed at once.
     pub hash_workers: usize,
     /// Password hashes that may wait for a worker before requests are
@@ -68,6 +82,8 @@ pub struct Settings {
     /// `TESSERA_MASTER_KEY`, when set; read from the environment only,
     /// never from the file.
     pub master_key: Option<MasterKeyText>,
+    /// `TESSERA_PREVIOUS_MASTER_KEY`, during a master-key rotation.
+    pub previous_master_key: Option<MasterKeyText>,
 }
 
 /// The base64 master key as given. Its Debug output is redacted.
@@ -131,12 +147,15 @@ impl Settings {
         };
 
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let settings = Settings {
+        let mut settings = Settings {
             listen: parse(raw("listen")?, "HOST:PORT, such as 127.0.0.1:8080", |v| v.parse().ok())?,
             database_url: parse_with(raw("database_url")?, |v| DatabaseUrl::parse(v))?,
             issuer: parse_with(raw("issuer")?, parse_issuer)?,
             keys_dir: parse(raw("keys_dir")?, "a folder path", |v| (!v.is_empty()).then(|| v.into()))?,
             signing_alg: parse_with(raw("signing_alg")?, |v| v.parse::<Algorithm>())?,
+            additional_algs: parse_with(raw("additional_algs")?, |v| {
+                v.split([' ', ',']).filter(|name| !name.is_empty()).map(str::parse::<Algorithm>).collect()
+            })?,
             access_token_lifetime: parse(raw("access_token_lifetime")?, "seconds from 1 to 86400", lifetime)?,
             max_access_token_lifetime: parse(raw("max_access_token_lifetime")?, "seconds from 1 to 86400", lifetime)?,
             default_audience: parse(raw("default_audience")?, "a URI or name without spaces", |v| {
@@ -148,8 +167,19 @@ impl Settings {
             jwks_max_age: parse(raw("jwks_max_age")?, "seconds from 0 to 86400", |v| {
                 v.parse().ok().filter(|n| *n <= LIFETIME_CEILING)
             })?,
+            jwks_stale_while_revalidate: parse(raw("jwks_stale_while_revalidate")?, "seconds from 0 to 86400", |v| {
+                v.parse().ok().filter(|n| *n <= LIFETIME_CEILING)
+            })?,
+            clock_skew: parse(raw("clock_skew")?, "seconds from 0 to 600", |v| v.parse().ok().filter(|n| *n <= 600))?,
             key_refresh_interval: parse(raw("key_refresh_interval")?, "seconds from 1 to 3600", |v| {
                 v.parse().ok().filter(|n| (1..=3600).contains(n))
+            })?,
+            // 0 stands for "derive it"; check_consistency replaces it.
+            key_staging_delay: parse(raw("key_staging_delay")?, "seconds, or empty to derive it", |v| {
+                if v.is_empty() { Some(0) } else { v.parse().ok().filter(|n| *n > 0) }
+            })?,
+            key_rotation_interval: parse(raw("key_rotation_interval")?, "seconds, 0 to turn scheduled rotation off", |v| {
+                v.parse().ok()
             })?,
             hash_workers: parse(raw("hash_workers")?, "a count from 1 to 1024", |v| {
                 if v.is_empty() { Some(cores) } else { v.parse().ok().filter(|n| (1..=1024).contains(n)) }
@@ -164,19 +194,59 @@ impl Settings {
                 if v.is_empty() { Some(cores) } else { v.parse().ok().filter(|n| (1..=1024).contains(n)) }
             })?,
             master_key: environment("TESSERA_MASTER_KEY").map(MasterKeyText),
+            previous_master_key: environment("TESSERA_PREVIOUS_MASTER_KEY").map(MasterKeyText),
         };
         settings.check_consistency()?;
         Ok(settings)
     }
 
-    fn check_consistency(&self) -> Result<(), ConfigError> {
+    /// Derives the staging delay when unset and rejects timings that would
+    /// let a verifier meet a kid it cannot know, or a key leave the JWKS
+    /// before its tokens expire.
+    fn check_consistency(&mut self) -> Result<(), ConfigError> {
         if self.access_token_lifetime > self.max_access_token_lifetime {
             return Err(ConfigError(format!(
                 "invalid setting access_token_lifetime = {}: it must not exceed max_access_token_lifetime = {}",
                 self.access_token_lifetime, self.max_access_token_lifetime
             )));
         }
+        let minimum = self.min_staging_delay();
+        if self.key_staging_delay == 0 {
+            self.key_staging_delay = minimum;
+        } else if self.key_staging_delay < minimum {
+            return Err(ConfigError(format!(
+                "invalid setting key_staging_delay = {}: it must be at least {minimum} s \
+                 (jwks_max_age + jwks_stale_while_revalidate + key_refresh_interval + clock_skew), \
+                 or a verifier could meet a new kid before its cached JWKS lists it",
+                self.key_staging_delay
+            )));
+        }
+        if self.key_rotation_interval != 0 && self.key_rotation_interval <= self.key_staging_delay {
+            return Err(ConfigError(format!(
+                "invalid setting key_rotation_interval = {}: it must be 0 (off) or longer than key_staging_delay = {} s",
+                self.key_rotation_interval, self.key_staging_delay
+            )));
+        }
         Ok(())
+    }
+
+    /// The shortest safe staging delay: a verifier's cached JWKS, even
+    /// served stale, must have been refetched, after every instance has
+    /// published the pending key, with room for clock skew.
+    pub fn min_staging_delay(&self) -> u32 {
+        self.jwks_max_age + self.jwks_stale_while_revalidate + self.key_refresh_interval + self.clock_skew
+    }
+
+    /// Every algorithm with a key ring: `signing_alg` first, then the
+    /// additional ones, without repeats.
+    pub fn enabled_algs(&self) -> Vec<Algorithm> {
+        let mut algs = vec![self.signing_alg];
+        for alg in &self.additional_algs {
+            if !algs.contains(alg) {
+                algs.push(*alg);
+            }
+        }
+        algs
     }
 
     /// The `aud` for a client without its own audience.
@@ -189,9 +259,10 @@ impl Settings {
     }
 
     /// Seconds a retiring key stays published after it stops signing: the
-    /// longest token lifetime plus the clock skew.
+    /// longest token lifetime, plus the time other instances may still sign
+    /// with it before they reload the ring, plus the clock skew.
     pub fn retirement_grace(&self) -> u32 {
-        self.max_access_token_lifetime + CLOCK_SKEW_SECONDS
+        self.max_access_token_lifetime + self.key_refresh_interval + self.clock_skew
     }
 }
 
@@ -290,6 +361,32 @@ mod tests {
     #[test]
     fn default_lifetime_above_maximum_is_rejected() {
         assert!(load("access_token_lifetime = 7200", &[]).is_err());
+    }
+
+    #[test]
+    fn staging_delay_is_derived_from_cache_timings() {
+        let settings = load("jwks_max_age = 100\njwks_stale_while_revalidate = 20\nkey_refresh_interval = 5\nclock_skew = 10", &[]).unwrap();
+        assert_eq!(settings.key_staging_delay, 135);
+        assert_eq!(settings.retirement_grace(), 3600 + 5 + 10);
+    }
+
+    #[test]
+    fn staging_delay_shorter_than_cache_lifetime_is_rejected() {
+        let error = load("key_staging_delay = 60", &[]).unwrap_err().to_string();
+        assert!(error.starts_with("invalid setting key_staging_delay = 60: it must be at least 430 s"), "{error}");
+    }
+
+    #[test]
+    fn rotation_interval_within_staging_delay_is_rejected() {
+        assert!(load("key_rotation_interval = 400", &[]).is_err());
+        assert!(load("key_rotation_interval = 0", &[]).is_ok());
+    }
+
+    #[test]
+    fn additional_algorithms_are_listed_after_signing_alg() {
+        let settings = load("additional_algs = [\"RS256\", \"ES256\"]", &[]).unwrap();
+        assert_eq!(settings.enabled_algs(), vec![Algorithm::Es256, Algorithm::Rs256]);
+        assert!(load("additional_algs = \"HS256\"", &[]).is_err());
     }
 
     #[test]

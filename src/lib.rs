@@ -3,6 +3,7 @@
 //! resource servers verify tokens offline.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod http;

@@ -2,11 +2,13 @@
 //! path: bind first (port 0 allowed), then report the bound port.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::http::{self, Discovery};
 use crate::service::{Issuer, StartError};
@@ -37,8 +39,14 @@ impl Application {
     /// Like `build`, on a listener the caller bound already, so it can know
     /// the port (and so the issuer URL) before the settings are final.
     pub async fn build_on(settings: Settings, listener: TcpListener) -> Result<Self, ServeError> {
+        Self::build_with_clock(settings, listener, Arc::new(SystemClock)).await
+    }
+
+    /// Like `build_on`, with another time source; tests use a manual clock
+    /// to drive key lifecycles.
+    pub async fn build_with_clock(settings: Settings, listener: TcpListener, clock: Arc<dyn Clock>) -> Result<Self, ServeError> {
         let address = settings.listen;
-        let issuer = tokio::task::spawn_blocking(move || Issuer::open(settings))
+        let issuer = tokio::task::spawn_blocking(move || Issuer::open_with_clock(settings, clock))
             .await
             .map_err(|error| StartError::Database(format!("start-up task failed: {error}")))??;
         issuer.prepare_keys().await?;
@@ -47,7 +55,7 @@ impl Application {
 
         let discovery = web::Data::new(Discovery::new(&issuer.settings));
         let workers = issuer.settings.http_workers;
-        let refresh = issuer.spawn_ring_refresh();
+        let refresh = issuer.spawn_key_schedule();
         let handle = issuer.clone();
         let issuer = web::Data::new(issuer);
         let server = HttpServer::new(move || {

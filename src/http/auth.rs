@@ -2,18 +2,18 @@
 //!
 //! A handler that takes `AdminPrincipal` runs only for a valid access token
 //! from this issuer, addressed to it (`aud` is the issuer), carrying the
-//! `admin` scope, whose user still exists, is enabled and is an admin.
+//! `admin` scope, signed by a key that is not revoked, whose user still
+//! exists, is enabled and is an admin.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use chrono::Utc;
 use uuid::Uuid;
 
 use super::error::ApiError;
-use crate::keys::jwt;
+use crate::keys::{KeyState, jwt};
 use crate::oauth::ADMIN_SCOPE;
 use crate::service::Issuer;
 
@@ -22,6 +22,13 @@ use crate::service::Issuer;
 pub struct AdminPrincipal {
     pub user_id: Uuid,
     pub client_id: String,
+}
+
+impl AdminPrincipal {
+    /// The actor recorded for changes this admin makes.
+    pub fn actor(&self) -> String {
+        format!("user:{}", self.user_id)
+    }
 }
 
 impl FromRequest for AdminPrincipal {
@@ -59,8 +66,11 @@ fn bearer_token(request: &HttpRequest) -> Result<String, ApiError> {
 
 async fn authenticate_admin(issuer: &Issuer, token: &str) -> Result<AdminPrincipal, ApiError> {
     let settings = &issuer.settings;
-    let claims = jwt::verify_access_token(token, &issuer.ring, &settings.issuer, &settings.issuer, Utc::now().timestamp())
+    let now = issuer.now().and_utc().timestamp();
+    let leeway = i64::from(settings.clock_skew);
+    let verified = jwt::verify_access_token(token, &issuer.ring, &settings.issuer, &settings.issuer, now, leeway)
         .inspect_err(|error| tracing::info!(reason = %error, "admin request rejected: invalid token"))?;
+    let claims = verified.claims;
 
     let has_admin_scope = claims
         .get("scope")
@@ -76,9 +86,17 @@ async fn authenticate_admin(issuer: &Issuer, token: &str) -> Result<AdminPrincip
         .ok_or_else(|| ApiError::InvalidToken("the token's subject is not a user".into()))?;
     let client_id = claims.get("client_id").and_then(|id| id.as_str()).unwrap_or_default().to_owned();
 
-    // Tokens are stateless, but admin calls are rare and powerful: check
-    // that the user is still an enabled administrator.
-    let user = issuer.find_user(user_id).await?;
+    // Tokens are stateless, but admin calls are rare and powerful: check in
+    // the database that the key is not revoked (another instance may not
+    // have reloaded its ring yet) and that the user is still an enabled
+    // administrator.
+    let (key_state, user) = issuer.admin_check(verified.kid.clone(), user_id).await?;
+    // Only an active or retiring key has signed tokens; a pending key never
+    // signs, and a revoked or retired one must not be trusted.
+    if !matches!(key_state, Some(KeyState::Active | KeyState::Retiring)) {
+        tracing::info!(key.kid = %verified.kid, "admin request rejected: the signing key is revoked or withdrawn");
+        return Err(ApiError::InvalidToken("the token was signed by an unknown or withdrawn key".into()));
+    }
     if !user.is_some_and(|user| user.is_admin && !user.disabled) {
         tracing::info!(user.id = %user_id, "admin request rejected: user is disabled or not an admin");
         return Err(ApiError::InvalidToken("the token's user is disabled or no longer an administrator".into()));

@@ -94,7 +94,9 @@ impl From<KeyServiceError> for ApiError {
     fn from(error: KeyServiceError) -> Self {
         match error {
             KeyServiceError::Store(store) => store.into(),
-            KeyServiceError::ConcurrentRotation(_) => Self::Conflict(error.to_string()),
+            KeyServiceError::Concurrent(_) | KeyServiceError::AlreadyStaged { .. } => Self::Conflict(error.to_string()),
+            KeyServiceError::NotEnabled(_) | KeyServiceError::Invalid(_) => Self::InvalidRequest(error.to_string()),
+            KeyServiceError::NotFound(_) => Self::NotFound(error.to_string()),
             other => {
                 tracing::error!(error = %other, "key operation failed");
                 Self::Internal

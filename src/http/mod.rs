@@ -33,6 +33,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .default_service(web::to(oauth_method_not_allowed)),
         )
         .service(get_only("/.well-known/jwks.json").route(web::get().to(well_known::jwks)))
+        .service(get_only("/.well-known/jwks/{kid}").route(web::get().to(well_known::jwk_by_kid)))
         .service(get_only("/.well-known/openid-configuration").route(web::get().to(well_known::discovery)))
         .service(get_only("/.well-known/oauth-authorization-server").route(web::get().to(well_known::discovery)))
         .service(
@@ -41,6 +42,11 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .default_service(web::to(method_not_allowed)),
         )
         .service(get_only("/admin/keys").route(web::get().to(admin::list_keys)))
+        .service(
+            web::resource("/admin/keys/{kid}/revoke")
+                .route(web::post().to(admin::revoke_key))
+                .default_service(web::to(method_not_allowed)),
+        )
         .default_service(web::to(not_found));
 }
 

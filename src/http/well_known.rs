@@ -5,6 +5,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
+use super::error::ApiError;
 use crate::config::Settings;
 use crate::oauth::GrantType;
 use crate::service::Issuer;
@@ -49,11 +50,22 @@ pub async fn discovery(document: web::Data<Discovery>) -> HttpResponse {
         .body(document.body.clone())
 }
 
+/// The JWKS caching policy: verifiers may cache for max-age and keep using
+/// a stale copy for stale-while-revalidate while they refetch. The staging
+/// delay of new keys is derived from the sum.
+fn jwks_cache_control(settings: &Settings) -> String {
+    format!(
+        "public, max-age={}, stale-while-revalidate={}",
+        settings.jwks_max_age, settings.jwks_stale_while_revalidate
+    )
+}
+
 /// Serves the JWKS with its ETag, answering a matching If-None-Match with
-/// 304 (RFC 9110 §13.1.2).
+/// 304 (RFC 9110 §13.1.2). The ETag is a hash of the body, so it changes
+/// exactly when the published key set does.
 pub async fn jwks(request: HttpRequest, issuer: web::Data<Issuer>) -> HttpResponse {
     let jwks = issuer.ring.jwks();
-    let cache_control = format!("public, max-age={}", issuer.settings.jwks_max_age);
+    let cache_control = jwks_cache_control(&issuer.settings);
     let etag = HeaderValue::from_str(&jwks.etag).unwrap_or(HeaderValue::from_static("\"\""));
     let if_none_match = request.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
     if if_none_match.is_some_and(|value| etag_matches(value, &jwks.etag)) {
@@ -67,6 +79,18 @@ pub async fn jwks(request: HttpRequest, issuer: web::Data<Issuer>) -> HttpRespon
         .insert_header((header::ETAG, etag))
         .content_type("application/json")
         .body(jwks.body.clone())
+}
+
+/// `GET /.well-known/jwks/{kid}`: one published JWK, for verifiers that look
+/// a kid up directly.
+pub async fn jwk_by_kid(kid: web::Path<String>, issuer: web::Data<Issuer>) -> Result<HttpResponse, ApiError> {
+    let Some(key) = issuer.ring.published_key(&kid) else {
+        return Err(ApiError::NotFound("no published key has this kid".into()));
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, jwks_cache_control(&issuer.settings)))
+        .content_type("application/json")
+        .body(key.jwk.clone()))
 }
 
 /// If-None-Match uses the weak comparison: `W/` prefixes are ignored.

@@ -9,18 +9,16 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
-use super::{KeyError, KeyRing, RingSigner};
+use super::{KeyError, KeyRing, TokenSigner};
 
 /// The `typ` header of an RFC 9068 access token.
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 /// Longest token this module parses; larger input is rejected unread.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
-/// Clock-skew allowance when checking `exp` and `nbf`, in seconds.
-pub const LEEWAY_SECONDS: i64 = 60;
 
 /// Signs `claims` as a compact JWS with the signer's kid and algorithm.
-pub fn encode(signer: &RingSigner, typ: &str, claims: &Map<String, Value>) -> Result<String, KeyError> {
-    let header = json!({ "alg": signer.alg.as_str(), "typ": typ, "kid": signer.kid });
+pub fn encode(signer: &dyn TokenSigner, typ: &str, claims: &Map<String, Value>) -> Result<String, KeyError> {
+    let header = json!({ "alg": signer.alg().as_str(), "typ": typ, "kid": signer.kid() });
     let mut token = URL_SAFE_NO_PAD.encode(header.to_string());
     token.push('.');
     token.push_str(&URL_SAFE_NO_PAD.encode(Value::Object(claims.clone()).to_string()));
@@ -52,16 +50,24 @@ pub enum TokenError {
     NotYetValid,
 }
 
+/// A token that passed `verify_access_token`.
+#[derive(Debug)]
+pub struct VerifiedToken {
+    pub kid: String,
+    pub claims: Map<String, Value>,
+}
+
 /// Checks an access token signed by a key of this ring: signature by a
-/// published kid with that key's own algorithm, `typ`, `iss`, `aud`, `exp`
-/// and `nbf`. Returns the verified claims.
+/// published kid with that key's own algorithm, `typ`, `iss`, `aud`, and
+/// `exp` and `nbf` with `leeway` seconds of clock skew.
 pub fn verify_access_token(
     token: &str,
     ring: &KeyRing,
     issuer: &str,
     audience: &str,
     now: i64,
-) -> Result<Map<String, Value>, TokenError> {
+    leeway: i64,
+) -> Result<VerifiedToken, TokenError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::Malformed);
     }
@@ -96,11 +102,11 @@ pub fn verify_access_token(
     }
 
     let claims = decode_object(payload_b64)?;
-    check_claims(&claims, issuer, audience, now)?;
-    Ok(claims)
+    check_claims(&claims, issuer, audience, now, leeway)?;
+    Ok(VerifiedToken { kid: key.kid.clone(), claims })
 }
 
-fn check_claims(claims: &Map<String, Value>, issuer: &str, audience: &str, now: i64) -> Result<(), TokenError> {
+fn check_claims(claims: &Map<String, Value>, issuer: &str, audience: &str, now: i64, leeway: i64) -> Result<(), TokenError> {
     if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
         return Err(TokenError::WrongIssuer);
     }
@@ -113,12 +119,12 @@ fn check_claims(claims: &Map<String, Value>, issuer: &str, audience: &str, now: 
         return Err(TokenError::WrongAudience);
     }
     let expires_at = claims.get("exp").and_then(Value::as_i64).ok_or(TokenError::Malformed)?;
-    if now >= expires_at + LEEWAY_SECONDS {
+    if now >= expires_at + leeway {
         return Err(TokenError::Expired);
     }
     if let Some(not_before) = claims.get("nbf") {
         let not_before = not_before.as_i64().ok_or(TokenError::Malformed)?;
-        if now + LEEWAY_SECONDS < not_before {
+        if now + leeway < not_before {
             return Err(TokenError::NotYetValid);
         }
     }

@@ -5,8 +5,12 @@
 //! It comes from `TESSERA_MASTER_KEY` (base64 of 32 bytes) when that is set,
 //! otherwise from `master.key` in the keys folder, which is created with
 //! mode 0600 on first start. Its id is a short hash of the key, stored next
-//! to every sealed key so that a later master-key rotation can tell which
-//! key sealed what.
+//! to every sealed key so that a master-key rotation can tell which key
+//! sealed what.
+//!
+//! During a master-key rotation a previous key may be loaded too
+//! (`TESSERA_PREVIOUS_MASTER_KEY` or `previous-master.key`): it only opens
+//! what it sealed, while everything new is sealed under the current key.
 
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
@@ -26,18 +30,19 @@ const TAG_LEN: usize = 16;
 /// First byte of every sealed blob, so the format can change later.
 const SEAL_FORMAT_V1: u8 = 1;
 pub const MASTER_KEY_FILE: &str = "master.key";
+pub const PREVIOUS_MASTER_KEY_FILE: &str = "previous-master.key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum MasterKeyError {
-    #[error("TESSERA_MASTER_KEY is invalid: expected base64 of exactly 32 bytes")]
-    InvalidEnvironment,
+    #[error("{0} is invalid: expected base64 of exactly 32 bytes")]
+    InvalidEnvironment(&'static str),
     #[error("the master key file {path} is invalid: expected base64 of exactly 32 bytes")]
     InvalidFile { path: PathBuf },
     #[error("cannot read or create the master key file {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("sealing a private key failed: {0}")]
     Seal(String),
-    #[error("the private key {kid} cannot be unsealed: it was sealed by master key {sealed_by}, and the loaded master key is {loaded}")]
+    #[error("the private key {kid} cannot be unsealed: it was sealed by master key {sealed_by}, and the loaded master keys are {loaded}")]
     WrongKey { kid: String, sealed_by: String, loaded: String },
     #[error("the private key {kid} cannot be unsealed: the data is corrupt or was altered")]
     Corrupt { kid: String },
@@ -72,7 +77,9 @@ impl MasterKey {
     /// creating the file there when it does not exist.
     pub fn load(environment: Option<&str>, keys_dir: &Path) -> Result<Self, MasterKeyError> {
         if let Some(encoded) = environment {
-            return decode(encoded.trim()).map(Self::from_bytes).ok_or(MasterKeyError::InvalidEnvironment);
+            return decode(encoded.trim())
+                .map(Self::from_bytes)
+                .ok_or(MasterKeyError::InvalidEnvironment("TESSERA_MASTER_KEY"));
         }
         let path = keys_dir.join(MASTER_KEY_FILE);
         let io_error = |source| MasterKeyError::Io { path: path.clone(), source };
@@ -187,6 +194,82 @@ fn warn_if_readable_by_others(path: &Path) {
     }
 }
 
+/// The current master key, and the previous one while a rotation is under
+/// way.
+#[derive(Debug)]
+pub struct MasterKeys {
+    current: MasterKey,
+    previous: Option<MasterKey>,
+}
+
+impl MasterKeys {
+    pub fn new(current: MasterKey, previous: Option<MasterKey>) -> Self {
+        Self { current, previous }
+    }
+
+    /// Loads the current key as `MasterKey::load` does, and the previous one
+    /// from `previous_environment` or `previous-master.key` when either
+    /// exists.
+    pub fn load(
+        environment: Option<&str>,
+        previous_environment: Option<&str>,
+        keys_dir: &Path,
+    ) -> Result<Self, MasterKeyError> {
+        let current = MasterKey::load(environment, keys_dir)?;
+        let previous = match previous_environment {
+            Some(encoded) => Some(
+                decode(encoded.trim())
+                    .map(MasterKey::from_bytes)
+                    .ok_or(MasterKeyError::InvalidEnvironment("TESSERA_PREVIOUS_MASTER_KEY"))?,
+            ),
+            None => {
+                let path = keys_dir.join(PREVIOUS_MASTER_KEY_FILE);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => Some(
+                        decode(text.trim())
+                            .map(MasterKey::from_bytes)
+                            .ok_or(MasterKeyError::InvalidFile { path })?,
+                    ),
+                    Err(error) if error.kind() == ErrorKind::NotFound => None,
+                    Err(source) => return Err(MasterKeyError::Io { path, source }),
+                }
+            }
+        };
+        let previous = previous.filter(|previous| previous.id != current.id);
+        Ok(Self { current, previous })
+    }
+
+    pub fn current(&self) -> &MasterKey {
+        &self.current
+    }
+
+    pub fn previous(&self) -> Option<&MasterKey> {
+        self.previous.as_ref()
+    }
+
+    /// Opens a blob with whichever loaded key sealed it.
+    pub fn open(&self, kid: &str, sealed_by: &str, sealed: &[u8]) -> Result<Vec<u8>, MasterKeyError> {
+        match &self.previous {
+            Some(previous) if previous.id == sealed_by => previous.open(kid, sealed_by, sealed),
+            _ => self.current.open(kid, sealed_by, sealed).map_err(|error| match error {
+                MasterKeyError::WrongKey { kid, sealed_by, .. } => MasterKeyError::WrongKey {
+                    kid,
+                    sealed_by,
+                    loaded: self.loaded_ids(),
+                },
+                other => other,
+            }),
+        }
+    }
+
+    fn loaded_ids(&self) -> String {
+        match &self.previous {
+            Some(previous) => format!("{} (current) and {} (previous)", self.current.id, previous.id),
+            None => format!("{} (current)", self.current.id),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,11 +302,22 @@ mod tests {
     }
 
     #[test]
+    fn previous_key_opens_what_it_sealed() {
+        let old = MasterKey::generate();
+        let sealed = old.seal("kid", b"private").unwrap();
+        let old_id = old.id().to_owned();
+        let keys = MasterKeys::new(MasterKey::generate(), Some(old));
+        assert_eq!(keys.open("kid", &old_id, &sealed).unwrap(), b"private");
+        let without_previous = MasterKeys::new(MasterKey::generate(), None);
+        assert!(matches!(without_previous.open("kid", &old_id, &sealed), Err(MasterKeyError::WrongKey { .. })));
+    }
+
+    #[test]
     fn environment_key_must_be_32_bytes() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(
             MasterKey::load(Some("c2hvcnQ="), dir.path()),
-            Err(MasterKeyError::InvalidEnvironment)
+            Err(MasterKeyError::InvalidEnvironment(_))
         ));
         let good = STANDARD.encode([7u8; 32]);
         assert!(MasterKey::load(Some(&good), dir.path()).is_ok());

@@ -23,6 +23,8 @@ const RSA_BITS: u32 = 2048;
 pub enum KeyError {
     #[error("key generation failed for {alg}: {reason}")]
     Generate { alg: Algorithm, reason: String },
+    #[error("cannot import the key: {0}")]
+    Import(String),
     #[error("the stored key {kid} cannot be used for {alg}: {reason}")]
     Unusable { kid: String, alg: Algorithm, reason: String },
 }
@@ -43,15 +45,83 @@ pub fn generate(alg: Algorithm) -> Result<GeneratedKey, KeyError> {
         Algorithm::Es384 => Jwk::generate_ec_key(EcCurve::P384),
         Algorithm::EdDsa => Jwk::generate_ed_key(EdCurve::Ed25519),
     };
-    let mut private = generated.map_err(|error| KeyError::Generate {
+    let private = generated.map_err(|error| KeyError::Generate {
         alg,
         reason: error.to_string(),
     })?;
-    let members = public_members(&private).ok_or_else(|| KeyError::Generate {
+    from_private_jwk(private, alg, None).map_err(|error| KeyError::Generate {
         alg,
-        reason: "the generated JWK lacks a public member".into(),
-    })?;
-    let kid = thumbprint(&members);
+        reason: error.to_string(),
+    })
+}
+
+/// Longest kid accepted on import.
+const MAX_KID_LEN: usize = 128;
+
+/// Reads a PEM private key (PKCS#8, or traditional RSA or EC) for import.
+/// The algorithm follows from the key type unless `alg` is given: RSA keys
+/// default to RS256 and may be PS256, P-256 is ES256, P-384 is ES384 and
+/// Ed25519 is EdDSA. `kid` keeps the kid the key had at its previous
+/// issuer; the RFC 7638 thumbprint is used when it is `None`.
+pub fn import_pem(pem: &[u8], alg: Option<Algorithm>, kid: Option<String>) -> Result<GeneratedKey, KeyError> {
+    use openssl::nid::Nid;
+    use openssl::pkey::{Id, PKey};
+
+    let key = PKey::private_key_from_pem(pem)
+        .map_err(|_| KeyError::Import("the file is not a PEM private key that OpenSSL can read".into()))?;
+    let detected = match key.id() {
+        Id::RSA => Algorithm::Rs256,
+        Id::EC => {
+            let curve = key.ec_key().ok().and_then(|ec| ec.group().curve_name());
+            match curve {
+                Some(Nid::X9_62_PRIME256V1) => Algorithm::Es256,
+                Some(Nid::SECP384R1) => Algorithm::Es384,
+                _ => return Err(KeyError::Import("only the EC curves P-256 and P-384 are supported".into())),
+            }
+        }
+        Id::ED25519 => Algorithm::EdDsa,
+        _ => return Err(KeyError::Import("the key type must be RSA, EC (P-256, P-384) or Ed25519".into())),
+    };
+    let alg = match alg {
+        None => detected,
+        Some(Algorithm::Ps256) if detected == Algorithm::Rs256 => Algorithm::Ps256,
+        Some(requested) if requested == detected => requested,
+        Some(requested) => {
+            return Err(KeyError::Import(format!("this key cannot sign {requested}; it is a {detected} key")));
+        }
+    };
+    if let Some(kid) = &kid
+        && (kid.is_empty() || kid.len() > MAX_KID_LEN || !kid.chars().all(|c| c.is_ascii_graphic()))
+    {
+        return Err(KeyError::Import(format!(
+            "invalid kid {kid:?}: expected 1 to {MAX_KID_LEN} printable ASCII characters without spaces"
+        )));
+    }
+    // PKCS#8 DER is what every josekit importer below reads.
+    let der = key
+        .private_key_to_pkcs8()
+        .map_err(|_| KeyError::Import("the key cannot be converted to PKCS#8".into()))?;
+    let key_pair_jwk = match alg {
+        // A plain rsaEncryption key serves PS256 too: its JWK is the same.
+        Algorithm::Rs256 | Algorithm::Ps256 => RS256.key_pair_from_der(&der).map(|pair| pair.to_jwk_key_pair()),
+        Algorithm::Es256 => ES256.key_pair_from_der(&der).map(|pair| pair.to_jwk_key_pair()),
+        Algorithm::Es384 => ES384.key_pair_from_der(&der).map(|pair| pair.to_jwk_key_pair()),
+        Algorithm::EdDsa => EdDSA.key_pair_from_der(&der).map(|pair| pair.to_jwk_key_pair()),
+    }
+    .map_err(|error| KeyError::Import(error.to_string()))?;
+    let imported = from_private_jwk(key_pair_jwk, alg, kid)?;
+    // Fail now, not at signing time, if josekit refuses the key (for
+    // example RSA below 2048 bits).
+    signer_for(alg, &imported.kid, &imported.private_jwk).map_err(|error| KeyError::Import(error.to_string()))?;
+    Ok(imported)
+}
+
+/// Completes a private JWK with kid, alg and use, and builds its public
+/// counterpart.
+fn from_private_jwk(mut private: Jwk, alg: Algorithm, kid: Option<String>) -> Result<GeneratedKey, KeyError> {
+    let members = public_members(&private)
+        .ok_or_else(|| KeyError::Import("the key lacks a public member its type requires".into()))?;
+    let kid = kid.unwrap_or_else(|| thumbprint(&members));
     private.set_key_id(kid.clone());
     private.set_algorithm(alg.as_str());
     private.set_key_use("sig");

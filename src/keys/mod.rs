@@ -2,39 +2,58 @@
 //! key ring and the JWKS built from it.
 //!
 //! Key states, as stored in `signing_keys.state`:
+//! - `pending`: published in the JWKS but signs nothing yet. It becomes
+//!   active at `promote_after`, once every verifier's cached JWKS has had
+//!   time to include it.
 //! - `active`: the one key per algorithm that signs new tokens.
 //! - `retiring`: no longer signs, but stays in the JWKS until `retire_after`,
 //!   the moment every token it signed has expired plus the clock-skew
 //!   leeway.
 //! - `retired`: out of the JWKS, kept for audit.
+//! - `revoked`: compromised. Out of the JWKS at once, and Tessera accepts
+//!   no token it signed.
 
 mod algorithm;
 pub mod jwt;
 mod material;
 mod master_key;
 mod ring;
+mod signer;
 
 use chrono::NaiveDateTime;
 
 pub use algorithm::Algorithm;
-pub use material::{GeneratedKey, KeyError, generate, verifier_for};
-pub use master_key::{MasterKey, MasterKeyError};
-pub use ring::{KeyRing, Jwks, RingSigner};
+pub use material::{GeneratedKey, KeyError, generate, import_pem, verifier_for};
+pub use master_key::{MasterKey, MasterKeyError, MasterKeys};
+pub use ring::{Jwks, KeyRing, PublishedKey};
+pub use signer::{LocalSigner, TokenSigner};
 
 /// The lifecycle state of a stored signing key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyState {
+    Pending,
     Active,
     Retiring,
     Retired,
+    Revoked,
 }
 
 impl KeyState {
+    pub const ALL: [KeyState; 5] = [
+        KeyState::Pending,
+        KeyState::Active,
+        KeyState::Retiring,
+        KeyState::Retired,
+        KeyState::Revoked,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Pending => "pending",
             Self::Active => "active",
             Self::Retiring => "retiring",
             Self::Retired => "retired",
+            Self::Revoked => "revoked",
         }
     }
 }
@@ -49,12 +68,10 @@ impl std::str::FromStr for KeyState {
     type Err = String;
 
     fn from_str(value: &str) -> Result<Self, String> {
-        match value {
-            "active" => Ok(Self::Active),
-            "retiring" => Ok(Self::Retiring),
-            "retired" => Ok(Self::Retired),
-            other => Err(format!("unknown key state {other:?}")),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == value)
+            .ok_or_else(|| format!("unknown key state {value:?}"))
     }
 }
 
@@ -72,6 +89,8 @@ pub struct StoredKey {
     pub activated_at: Option<NaiveDateTime>,
     pub retire_after: Option<NaiveDateTime>,
     pub retired_at: Option<NaiveDateTime>,
+    pub promote_after: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
 }
 
 impl std::fmt::Debug for StoredKey {

@@ -1,5 +1,6 @@
 //! The in-memory key ring: the signer for each algorithm, a verifier for
-//! every published kid, and the JWKS document with its ETag.
+//! every published kid, and the JWKS document with its ETag, plus each
+//! published JWK on its own.
 //!
 //! The ring is rebuilt from the database whenever the published key set
 //! changes, and swapped in whole, so a request sees one consistent set.
@@ -11,39 +12,19 @@ use std::sync::{Arc, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use josekit::jws::{JwsSigner, JwsVerifier};
+use josekit::jws::JwsVerifier;
 
 use super::material::{KeyError, signer_for, verifier_for};
-use super::{Algorithm, KeyState, MasterKey, StoredKey};
-
-/// The private key that signs for one algorithm, with its kid.
-pub struct RingSigner {
-    pub kid: String,
-    pub alg: Algorithm,
-    signer: Box<dyn JwsSigner>,
-}
-
-impl std::fmt::Debug for RingSigner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RingSigner").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
-    }
-}
-
-impl RingSigner {
-    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        self.signer.sign(message).map_err(|error| KeyError::Unusable {
-            kid: self.kid.clone(),
-            alg: self.alg,
-            reason: error.to_string(),
-        })
-    }
-}
+use super::signer::{LocalSigner, TokenSigner};
+use super::{Algorithm, KeyState, MasterKeys, StoredKey};
 
 /// A published public key, ready to verify signatures.
 pub struct PublishedKey {
     pub kid: String,
     pub alg: Algorithm,
     verifier: Box<dyn JwsVerifier>,
+    /// The published JWK, serialised, for `/.well-known/jwks/{kid}`.
+    pub jwk: Vec<u8>,
 }
 
 impl PublishedKey {
@@ -60,10 +41,10 @@ pub struct Jwks {
 }
 
 struct Snapshot {
-    /// kid, state and retire_after of each published key: when this is equal
-    /// the ring is not rebuilt.
+    /// kid and state of each published key: when this is equal the ring is
+    /// not rebuilt.
     fingerprint: Vec<String>,
-    signers: HashMap<Algorithm, Arc<RingSigner>>,
+    signers: HashMap<Algorithm, Arc<dyn TokenSigner>>,
     published: HashMap<String, Arc<PublishedKey>>,
     jwks: Arc<Jwks>,
 }
@@ -96,7 +77,7 @@ impl KeyRing {
         self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
-    pub fn signer(&self, alg: Algorithm) -> Option<Arc<RingSigner>> {
+    pub fn signer(&self, alg: Algorithm) -> Option<Arc<dyn TokenSigner>> {
         self.snapshot().signers.get(&alg).cloned()
     }
 
@@ -113,10 +94,10 @@ impl KeyRing {
     ///
     /// Verifiers and signers of kids already in the ring are reused, so a
     /// refresh unseals and imports only new keys.
-    pub fn replace(&self, keys: &[StoredKey], master_key: &MasterKey) -> Result<bool, KeyError> {
+    pub fn replace(&self, keys: &[StoredKey], master_keys: &MasterKeys) -> Result<bool, KeyError> {
         let fingerprint: Vec<String> = keys
             .iter()
-            .map(|key| format!("{} {} {:?}", key.kid, key.state, key.retire_after))
+            .map(|key| format!("{} {}", key.kid, key.state))
             .collect();
         let old = self.snapshot();
         if old.fingerprint == fingerprint && !fingerprint.is_empty() {
@@ -132,11 +113,12 @@ impl KeyRing {
                     kid: key.kid.clone(),
                     alg: key.alg,
                     verifier: verifier_for(key.alg, &key.kid, &key.public_jwk)?,
+                    jwk: key.public_jwk.as_bytes().to_vec(),
                 }),
             };
             published.insert(key.kid.clone(), verifier);
             if key.state == KeyState::Active {
-                signers.insert(key.alg, ring_signer(key, &old, master_key)?);
+                signers.insert(key.alg, ring_signer(key, &old, master_keys)?);
             }
         }
 
@@ -151,22 +133,19 @@ impl KeyRing {
     }
 }
 
-fn ring_signer(key: &StoredKey, old: &Snapshot, master_key: &MasterKey) -> Result<Arc<RingSigner>, KeyError> {
-    if let Some(existing) = old.signers.get(&key.alg).filter(|signer| signer.kid == key.kid) {
+fn ring_signer(key: &StoredKey, old: &Snapshot, master_keys: &MasterKeys) -> Result<Arc<dyn TokenSigner>, KeyError> {
+    if let Some(existing) = old.signers.get(&key.alg).filter(|signer| signer.kid() == key.kid) {
         return Ok(existing.clone());
     }
-    let private_jwk = master_key
+    let private_jwk = master_keys
         .open(&key.kid, &key.master_key_id, &key.sealed_private_key)
         .map_err(|error| KeyError::Unusable {
             kid: key.kid.clone(),
             alg: key.alg,
             reason: error.to_string(),
         })?;
-    Ok(Arc::new(RingSigner {
-        kid: key.kid.clone(),
-        alg: key.alg,
-        signer: signer_for(key.alg, &key.kid, &private_jwk)?,
-    }))
+    let signer = signer_for(key.alg, &key.kid, &private_jwk)?;
+    Ok(Arc::new(LocalSigner::new(key.kid.clone(), key.alg, signer)))
 }
 
 fn jwks_document(keys: &[StoredKey]) -> Jwks {

@@ -6,7 +6,8 @@ use uuid::Uuid;
 use super::Issuer;
 use crate::credentials::{self, MIN_CHOSEN_SECRET_LEN};
 use crate::oauth::{Client, GrantType, MAX_SECRET_LEN, Password, Scope, User, validate_client_id, validate_username};
-use crate::store::{self, StoreError, clients, users};
+use crate::keys::KeyState;
+use crate::store::{StoreError, clients, signing_keys, users};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -47,7 +48,7 @@ impl Issuer {
             .await
             .map_err(|error| StoreError::Unavailable(format!("hashing task failed: {error}")))?;
         let id = Uuid::new_v4();
-        let now = store::now();
+        let now = self.now();
         let name = username.clone();
         let inserted = self
             .db
@@ -80,7 +81,7 @@ impl Issuer {
     }
 
     pub async fn disable_user(&self, username: String) -> Result<(), AccountError> {
-        let now = store::now();
+        let now = self.now();
         let name = username.clone();
         let found = self.db.run(move |conn| users::disable(conn, &name, now)).await?;
         if found { Ok(()) } else { Err(AccountError::NotFound(format!("no user named {username:?}"))) }
@@ -132,7 +133,7 @@ impl Issuer {
             }
         };
 
-        let now = store::now();
+        let now = self.now();
         let client_id = spec.client_id.clone();
         let grant_types: Vec<&str> = spec.grant_types.iter().map(|g| g.as_str()).collect();
         let new_client = (
@@ -177,8 +178,11 @@ impl Issuer {
         Ok(self.db.run(clients::list).await?)
     }
 
-    /// Loads a user by id, for checks that need the current record.
-    pub async fn find_user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
-        self.db.run(move |conn| users::find_by_id(conn, id)).await
+    /// Loads the state of the key that signed an admin's token and the
+    /// admin's user record, in one round trip.
+    pub async fn admin_check(&self, kid: String, user_id: Uuid) -> Result<(Option<KeyState>, Option<User>), StoreError> {
+        self.db
+            .run(move |conn| Ok((signing_keys::state_of(conn, &kid)?, users::find_by_id(conn, user_id)?)))
+            .await
     }
 }

@@ -1,19 +1,24 @@
-//! Key rotation and the key ring's refresh from the database.
+//! The key ring's refresh and the key schedule, run by every instance.
 //!
-//! Every instance reloads the published keys every `key_refresh_interval`
-//! seconds, so a rotation made through one instance or the CLI reaches all
-//! instances sharing the database within that delay. The partial unique
-//! index on `signing_keys` keeps one active key per algorithm however many
-//! instances start or rotate at once.
+//! Every `key_refresh_interval` seconds each instance runs the schedule
+//! (promote a due pending key, retire keys past their grace, stage a
+//! scheduled rotation) and reloads the published keys. A change made
+//! through one instance or the CLI thus reaches every instance sharing the
+//! database within that interval. All writes are conditioned on the state
+//! they expect and guarded by unique indexes, so instances running the
+//! schedule at the same moment cannot stage two keys or activate two.
 
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use super::{Issuer, StartError};
 use crate::keys::{self, Algorithm, KeyState, StoredKey};
-use crate::store::{self, StoreError, signing_keys};
+use crate::store::{StoreError, signing_keys};
+
+/// The actor recorded for changes the schedule makes.
+pub const SCHEDULER: &str = "scheduler";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyServiceError {
@@ -23,111 +28,114 @@ pub enum KeyServiceError {
     Key(#[from] keys::KeyError),
     #[error(transparent)]
     Seal(#[from] keys::MasterKeyError),
-    #[error("another rotation for {0} finished first; retry")]
-    ConcurrentRotation(Algorithm),
+    #[error("another change to the {0} keys finished first; retry")]
+    Concurrent(Algorithm),
+    #[error("{0} is not enabled: add it to signing_alg or additional_algs")]
+    NotEnabled(Algorithm),
+    #[error("a rotation for {alg} is already staged: key {kid} becomes active at {promote_after}")]
+    AlreadyStaged { alg: Algorithm, kid: String, promote_after: String },
+    #[error("no key with kid {0:?}, or it is already revoked")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
 }
 
-/// The result of a rotation, as the admin API and CLI report it.
+/// One key as the admin API and CLI show it: no private material.
 #[derive(Debug, Serialize)]
-pub struct Rotation {
+pub struct KeyView {
     pub kid: String,
     pub alg: Algorithm,
     pub state: &'static str,
-    pub previous: Option<RetiringKey>,
+    pub created_at: DateTime<Utc>,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub promote_after: Option<DateTime<Utc>>,
+    pub retire_after: Option<DateTime<Utc>>,
+    pub retired_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct RetiringKey {
-    pub kid: String,
-    pub state: &'static str,
-    /// When the key leaves the JWKS: the last token it signed has expired
-    /// and the clock-skew allowance has passed.
-    pub retire_after: DateTime<Utc>,
+impl From<&StoredKey> for KeyView {
+    fn from(key: &StoredKey) -> Self {
+        let utc = |time: Option<NaiveDateTime>| time.map(|t| t.and_utc());
+        Self {
+            kid: key.kid.clone(),
+            alg: key.alg,
+            state: key.state.as_str(),
+            created_at: key.created_at.and_utc(),
+            activated_at: utc(key.activated_at),
+            promote_after: utc(key.promote_after),
+            retire_after: utc(key.retire_after),
+            retired_at: utc(key.retired_at),
+            revoked_at: utc(key.revoked_at),
+        }
+    }
 }
 
 impl Issuer {
-    /// Makes sure the configured algorithm has an active key and loads the
-    /// ring. Run once at start, before serving.
+    /// Runs the key schedule once, so every enabled algorithm has an active
+    /// key, and loads the ring. Run at start, before serving.
     pub async fn prepare_keys(&self) -> Result<(), StartError> {
-        let alg = self.settings.signing_alg;
-        let has_active = self
-            .db
-            .run(move |conn| Ok(signing_keys::list(conn)?.iter().any(|k| k.alg == alg && k.state == KeyState::Active)))
-            .await?;
-        if !has_active {
-            match self.create_active_key(alg).await {
-                Ok(kid) => tracing::info!(key.kid = %kid, key.alg = %alg, "generated the first signing key"),
-                // Another instance created one at the same moment.
-                Err(KeyServiceError::ConcurrentRotation(_)) => {}
-                Err(error) => return Err(StartError::Keys(error.to_string())),
+        self.run_key_schedule("startup").await.map_err(|error| StartError::Keys(error.to_string()))?;
+        for alg in self.settings.enabled_algs() {
+            if self.ring.signer(alg).is_none() {
+                return Err(StartError::Keys(format!("no active {alg} key could be loaded")));
             }
-        }
-        self.reload_ring().await.map_err(|error| StartError::Keys(error.to_string()))?;
-        if self.ring.signer(alg).is_none() {
-            return Err(StartError::Keys(format!("no active {alg} key could be loaded")));
         }
         Ok(())
     }
 
-    async fn create_active_key(&self, alg: Algorithm) -> Result<String, KeyServiceError> {
-        let key = self.new_sealed_key(alg).await?;
-        let kid = key.kid.clone();
-        match self.db.run(move |conn| signing_keys::insert(conn, &key)).await {
-            Ok(()) => Ok(kid),
-            Err(StoreError::Conflict(_)) => Err(KeyServiceError::ConcurrentRotation(alg)),
-            Err(error) => Err(error.into()),
+    /// Brings the stored keys up to date at the clock's current time, then
+    /// reloads the ring. `actor` is recorded for keys created because an
+    /// algorithm had none.
+    pub async fn run_key_schedule(&self, actor: &str) -> Result<(), KeyServiceError> {
+        let now = self.now();
+        let actor_owned = actor.to_owned();
+        let retired = self
+            .db
+            .run(move |conn| signing_keys::retire_expired(conn, now, SCHEDULER))
+            .await?;
+        for kid in retired {
+            tracing::info!(key.kid = %kid, "retired a signing key: its tokens have expired");
         }
-    }
-
-    /// Generates and seals a key on a blocking thread (RSA generation takes
-    /// a noticeable fraction of a second).
-    async fn new_sealed_key(&self, alg: Algorithm) -> Result<StoredKey, KeyServiceError> {
-        let master_key = self.master_key.clone();
-        let generated = tokio::task::spawn_blocking(move || -> Result<StoredKey, KeyServiceError> {
-            let generated = keys::generate(alg)?;
-            let sealed = master_key.seal(&generated.kid, &generated.private_jwk)?;
-            let now = store::now();
-            Ok(StoredKey {
-                kid: generated.kid,
-                alg,
-                state: KeyState::Active,
-                sealed_private_key: sealed,
-                master_key_id: master_key.id().to_owned(),
-                public_jwk: generated.public_jwk.to_string(),
-                created_at: now,
-                activated_at: Some(now),
-                retire_after: None,
-                retired_at: None,
-            })
-        })
-        .await
-        .map_err(|error| StoreError::Unavailable(format!("key generation task failed: {error}")))?;
-        generated
-    }
-
-    /// Makes a fresh key the signing key for `alg`. The previous key keeps
-    /// verifying: it stays in the JWKS until its tokens have expired.
-    pub async fn rotate(&self, alg: Algorithm) -> Result<Rotation, KeyServiceError> {
-        let key = self.new_sealed_key(alg).await?;
-        let kid = key.kid.clone();
-        let retire_after = key.created_at + TimeDelta::seconds(i64::from(self.settings.retirement_grace()));
-        let previous = match self.db.run(move |conn| signing_keys::rotate(conn, &key, retire_after)).await {
-            Ok(previous) => previous,
-            Err(StoreError::Conflict(_)) => return Err(KeyServiceError::ConcurrentRotation(alg)),
-            Err(error) => return Err(error.into()),
-        };
-        tracing::info!(key.kid = %kid, key.alg = %alg, key.previous = previous.as_deref().unwrap_or(""), "rotated the signing key");
+        for alg in self.settings.enabled_algs() {
+            match self.schedule_algorithm(alg, now, &actor_owned).await {
+                // Another instance made the same change: nothing to do.
+                Ok(()) | Err(KeyServiceError::Concurrent(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
         self.reload_ring().await?;
-        Ok(Rotation {
-            kid,
-            alg,
-            state: KeyState::Active.as_str(),
-            previous: previous.map(|kid| RetiringKey {
-                kid,
-                state: KeyState::Retiring.as_str(),
-                retire_after: retire_after.and_utc(),
-            }),
-        })
+        Ok(())
+    }
+
+    async fn schedule_algorithm(&self, alg: Algorithm, now: NaiveDateTime, actor: &str) -> Result<(), KeyServiceError> {
+        let (active, pending) = self
+            .db
+            .run(move |conn| Ok((signing_keys::find_active(conn, alg)?, signing_keys::find_pending(conn, alg)?)))
+            .await?;
+
+        if let Some(pending) = &pending {
+            let due = pending.promote_after.is_none_or(|at| at <= now);
+            if due || active.is_none() {
+                self.promote(alg, &pending.kid, SCHEDULER).await?;
+                return Ok(());
+            }
+        }
+        let Some(active) = active else {
+            let (kid, _) = self.activate_new_key(alg, actor).await?;
+            tracing::info!(key.kid = %kid, key.alg = %alg, "generated a signing key: the algorithm had none");
+            return Ok(());
+        };
+        let interval = self.settings.key_rotation_interval;
+        let since = active.activated_at.unwrap_or(active.created_at);
+        if pending.is_none() && interval > 0 && since + TimeDelta::seconds(i64::from(interval)) <= now {
+            match self.stage_rotation(alg, SCHEDULER).await {
+                Ok(view) => tracing::info!(key.kid = %view.kid, key.alg = %alg, "staged a scheduled rotation"),
+                Err(KeyServiceError::AlreadyStaged { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
     }
 
     /// Lists every stored key, oldest first, without private material.
@@ -135,29 +143,23 @@ impl Issuer {
         Ok(self.db.run(signing_keys::list).await?)
     }
 
-    /// Retires keys whose grace period has ended and reloads the ring from
-    /// the published keys. Returns whether the published set changed.
+    /// Reloads the ring from the keys published at the clock's current
+    /// time. Returns whether the published set changed.
     pub async fn reload_ring(&self) -> Result<bool, KeyServiceError> {
-        let now = store::now();
-        let published = self
-            .db
-            .run(move |conn| {
-                signing_keys::retire_expired(conn, now)?;
-                signing_keys::list_published(conn, now)
-            })
-            .await?;
-        let master_key = self.master_key.clone();
+        let now = self.now();
+        let published = self.db.run(move |conn| signing_keys::list_published(conn, now)).await?;
+        let master_keys = self.master_keys.clone();
         let ring = self.ring.clone();
-        let changed = tokio::task::spawn_blocking(move || ring.replace(&published, &master_key))
+        let changed = tokio::task::spawn_blocking(move || ring.replace(&published, &master_keys))
             .await
             .map_err(|error| StoreError::Unavailable(format!("key ring task failed: {error}")))??;
         Ok(changed)
     }
 
-    /// Reloads the ring every `key_refresh_interval` seconds until the
+    /// Runs the schedule every `key_refresh_interval` seconds until the
     /// process ends. Failures are logged and retried on the next tick; the
     /// ring keeps serving the last good key set meanwhile.
-    pub fn spawn_ring_refresh(&self) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_key_schedule(&self) -> tokio::task::JoinHandle<()> {
         let issuer = self.clone();
         let period = Duration::from_secs(u64::from(self.settings.key_refresh_interval));
         tokio::spawn(async move {
@@ -166,12 +168,22 @@ impl Issuer {
             ticker.tick().await;
             loop {
                 ticker.tick().await;
-                match issuer.reload_ring().await {
-                    Ok(true) => tracing::info!("reloaded the key ring: the published keys changed"),
-                    Ok(false) => {}
-                    Err(error) => tracing::warn!(error = %error, "reloading the key ring failed; serving the previous keys"),
+                if let Err(error) = issuer.run_key_schedule(SCHEDULER).await {
+                    tracing::warn!(error = %error, "the key schedule failed; serving the previous keys");
                 }
             }
         })
+    }
+
+    /// Checks that `alg` has a key ring in this configuration.
+    pub(super) fn require_enabled(&self, alg: Algorithm) -> Result<(), KeyServiceError> {
+        if self.settings.enabled_algs().contains(&alg) { Ok(()) } else { Err(KeyServiceError::NotEnabled(alg)) }
+    }
+
+    /// The state of one key, for checks that must not wait for a ring
+    /// reload (a revoked key is rejected on every instance at once).
+    pub async fn key_state(&self, kid: &str) -> Result<Option<KeyState>, StoreError> {
+        let kid = kid.to_owned();
+        self.db.run(move |conn| signing_keys::state_of(conn, &kid)).await
     }
 }

@@ -1,23 +1,27 @@
 //! The issuer's operations, between the HTTP layer and storage: token
-//! grants, key rotation and account management. Each takes parsed input and
-//! returns a protocol result; none sees an HTTP request.
+//! grants, key lifecycle and account management. Each takes parsed input
+//! and returns a protocol result; none sees an HTTP request.
 
 pub mod accounts;
 mod hash_pool;
 pub mod keys;
+pub mod rotation;
 pub mod token;
 
 use std::sync::Arc;
 
+use chrono::NaiveDateTime;
+
+use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::credentials::SecretHashKey;
-use crate::keys::{KeyRing, MasterKey, MasterKeyError};
-use crate::store::{self, Db, StoreError};
+use crate::keys::{KeyRing, MasterKeyError, MasterKeys};
+use crate::store::{self, Db, StoreError, sealed_secrets};
 
 pub use hash_pool::{Busy, HashPool};
 
-/// Label of the key derived from the master key for client-secret HMACs.
-const CLIENT_SECRET_KEY_PURPOSE: &str = "tessera client secret hmac v1";
+/// Name of the sealed secret that keys client-secret HMACs.
+const CLIENT_SECRET_KEY_NAME: &str = "client_secret_hmac";
 
 /// Why the issuer could not start.
 #[derive(Debug, thiserror::Error)]
@@ -42,32 +46,84 @@ pub struct Issuer {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub ring: Arc<KeyRing>,
-    master_key: Arc<MasterKey>,
+    clock: Arc<dyn Clock>,
+    master_keys: Arc<MasterKeys>,
     secret_key: SecretHashKey,
     hash_pool: HashPool,
 }
 
 impl Issuer {
     /// Opens the database, runs pending migrations and loads the master key.
-    /// The key ring starts empty; `keys::prepare` fills it.
+    /// The key ring starts empty; `prepare_keys` fills it.
     pub fn open(settings: Settings) -> Result<Self, StartError> {
+        Self::open_with_clock(settings, Arc::new(SystemClock))
+    }
+
+    /// Like `open`, with another time source (tests use a manual clock).
+    pub fn open_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let pool = store::build_pool(&settings.database_url, settings.db_pool_size).map_err(StartError::Database)?;
         let db = Db::new(pool);
-        let migrated = store::run_migrations(&mut *db.connection()?).map_err(StartError::Database)?;
+        let mut connection = db.connection()?;
+        let migrated = store::run_migrations(&mut connection).map_err(StartError::Database)?;
         if migrated > 0 {
             tracing::info!(count = migrated, "applied database migrations");
         }
-        let environment_key = settings.master_key.as_ref().map(|key| key.0.as_str());
-        let master_key = MasterKey::load(environment_key, &settings.keys_dir)?;
-        let secret_key = SecretHashKey::new(master_key.derive(CLIENT_SECRET_KEY_PURPOSE));
+        let master_keys = MasterKeys::load(
+            settings.master_key.as_ref().map(|key| key.0.as_str()),
+            settings.previous_master_key.as_ref().map(|key| key.0.as_str()),
+            &settings.keys_dir,
+        )?;
+        let secret_key = load_secret_key(&mut connection, &master_keys, store::to_stored(clock.now()))?;
         let hash_pool = HashPool::new(settings.hash_workers, settings.hash_queue);
         Ok(Self {
             settings: Arc::new(settings),
             db,
             ring: Arc::new(KeyRing::new()),
-            master_key: Arc::new(master_key),
+            clock,
+            master_keys: Arc::new(master_keys),
             secret_key,
             hash_pool,
         })
     }
+
+    /// The current time, as stored in the database.
+    pub fn now(&self) -> NaiveDateTime {
+        store::to_stored(self.clock.now())
+    }
+}
+
+/// Loads the client-secret HMAC key, creating it on first start. An
+/// instance that loses the race to create it reads the winner's.
+fn load_secret_key(
+    connection: &mut store::DbConnection,
+    master_keys: &MasterKeys,
+    now: NaiveDateTime,
+) -> Result<SecretHashKey, StartError> {
+    let existing = sealed_secrets::find(connection, CLIENT_SECRET_KEY_NAME).map_err(StoreError::from)?;
+    let stored = match existing {
+        Some(stored) => stored,
+        None => {
+            let mut bytes = [0u8; 32];
+            openssl::rand::rand_bytes(&mut bytes).map_err(|error| StartError::Keys(error.to_string()))?;
+            let current = master_keys.current();
+            let candidate = sealed_secrets::SealedSecret {
+                name: CLIENT_SECRET_KEY_NAME.to_owned(),
+                sealed_value: current.seal(CLIENT_SECRET_KEY_NAME, &bytes)?,
+                master_key_id: current.id().to_owned(),
+                created_at: now,
+            };
+            match sealed_secrets::insert(connection, &candidate).map_err(StoreError::from) {
+                Ok(()) => candidate,
+                Err(StoreError::Conflict(_)) => sealed_secrets::find(connection, CLIENT_SECRET_KEY_NAME)
+                    .map_err(StoreError::from)?
+                    .ok_or_else(|| StartError::Keys("the client secret key vanished".into()))?,
+                Err(error) => return Err(error.into()),
+            }
+        }
+    };
+    let bytes = master_keys.open(CLIENT_SECRET_KEY_NAME, &stored.master_key_id, &stored.sealed_value)?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| StartError::Keys("the stored client secret key is not 32 bytes".into()))?;
+    Ok(SecretHashKey::new(bytes))
 }

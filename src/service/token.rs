@@ -5,7 +5,6 @@
 //! that the only work is password hashing on the bounded pool and one
 //! signature with a key already in memory.
 
-use chrono::Utc;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -191,12 +190,12 @@ impl Issuer {
             audience: settings.audience_for(client.audience.as_deref()),
             client_id: client.client_id.clone(),
             scope,
-            issued_at: Utc::now().timestamp(),
+            issued_at: self.now().and_utc().timestamp(),
             lifetime,
             jwt_id: Uuid::new_v4(),
         };
-        let access_token = jwt::encode(&signer, ACCESS_TOKEN_TYPE, &claims.to_map()).map_err(|error| {
-            tracing::error!(error = %error, key.kid = %signer.kid, "signing an access token failed");
+        let access_token = jwt::encode(signer.as_ref(), ACCESS_TOKEN_TYPE, &claims.to_map()).map_err(|error| {
+            tracing::error!(error = %error, key.kid = %signer.kid(), "signing an access token failed");
             OAuthError::ServerError
         })?;
         Ok(TokenResponse {

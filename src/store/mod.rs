@@ -7,6 +7,7 @@
 pub mod clients;
 mod connection;
 pub mod schema;
+pub mod sealed_secrets;
 pub mod signing_keys;
 pub mod users;
 
@@ -34,6 +35,14 @@ pub enum StoreError {
 impl From<DieselError> for StoreError {
     fn from(error: DieselError) -> Self {
         match error {
+            // Returned by a transaction that found its expected state
+            // changed by a concurrent one.
+            DieselError::RollbackTransaction => Self::Conflict("a concurrent change won".into()),
+            // SQLite reports lock contention that outlasted busy_timeout
+            // this way; the request may be retried.
+            DieselError::DatabaseError(_, ref info) if info.message().contains("database is locked") => {
+                Self::Unavailable(info.message().to_owned())
+            }
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 Self::Conflict(info.message().to_owned())
             }

@@ -39,7 +39,31 @@ diesel::table! {
         activated_at -> Nullable<Timestamp>,
         retire_after -> Nullable<Timestamp>,
         retired_at -> Nullable<Timestamp>,
+        promote_after -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(users, clients, signing_keys);
+diesel::table! {
+    key_events (id) {
+        id -> Text,
+        kid -> Text,
+        from_state -> Nullable<Text>,
+        to_state -> Text,
+        actor -> Text,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sealed_secrets (name) {
+        name -> Text,
+        sealed_value -> Binary,
+        master_key_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(key_events -> signing_keys (kid));
+
+diesel::allow_tables_to_appear_in_same_query!(users, clients, signing_keys, key_events, sealed_secrets);

@@ -12,6 +12,7 @@ backend_tests!(
     cli_user_add_reads_password_from_stdin,
     cli_client_add_prints_secret_once,
     cli_keys_rotate_and_list,
+    cli_keys_revoke_replaces_active_key,
     cli_bad_setting_names_setting_and_value,
 );
 
@@ -68,7 +69,7 @@ async fn cli_migrate_applies_migrations_once(backend: Backend) {
     let second = env.run(&["migrate"], "");
 
     assert!(first.status.success(), "{}", stderr(&first));
-    assert!(stdout(&first).starts_with("applied 1 migrations"), "{}", stdout(&first));
+    assert!(stdout(&first).starts_with("applied 2 migrations"), "{}", stdout(&first));
     assert!(stdout(&second).starts_with("applied 0 migrations"), "{}", stdout(&second));
 }
 
@@ -121,21 +122,42 @@ async fn cli_client_add_prints_secret_once(backend: Backend) {
 async fn cli_keys_rotate_and_list(backend: Backend) {
     let Some(env) = CliEnv::new(backend) else { return };
 
-    let first = env.run(&["keys", "rotate"], "");
-    let second = env.run(&["keys", "rotate", "--alg", "EdDSA"], "");
-    let third = env.run(&["keys", "rotate", "--alg", "EdDSA"], "");
+    let staged = env.run(&["keys", "rotate"], "");
+    let again = env.run(&["keys", "rotate"], "");
+    let forced = env.run(&["keys", "rotate", "--force"], "");
 
-    for output in [&first, &second, &third] {
-        assert!(output.status.success(), "{}", stderr(output));
-    }
-    assert!(stdout(&third).contains("is retiring and stays published until"), "{}", stdout(&third));
+    assert!(staged.status.success(), "{}", stderr(&staged));
+    assert!(stdout(&staged).contains("is pending: published now, signing from"), "{}", stdout(&staged));
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("a rotation for ES256 is already staged"), "{}", stderr(&again));
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert!(stdout(&forced).contains("is retiring and stays published until"), "{}", stdout(&forced));
+    assert!(stderr(&forced).contains("warning: the new key signs at once"), "{}", stderr(&forced));
     let listed = stdout(&env.run(&["keys", "list"], ""));
     let states: Vec<&str> = listed.lines().skip(1).map(|line| line.split_whitespace().nth(2).unwrap()).collect();
-    assert_eq!(states, ["active", "retiring", "active"], "{listed}");
+    assert_eq!(states, ["retiring", "active"], "{listed}");
 
+    let disabled = env.run(&["keys", "rotate", "--alg", "EdDSA"], "");
+    assert!(!disabled.status.success());
+    assert_eq!(stderr(&disabled).trim(), "error: EdDSA is not enabled: add it to signing_alg or additional_algs");
     let bad = env.run(&["keys", "rotate", "--alg", "HS256"], "");
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("expected one of RS256, PS256, ES256, ES384, EdDSA"), "{}", stderr(&bad));
+}
+
+async fn cli_keys_revoke_replaces_active_key(backend: Backend) {
+    let Some(env) = CliEnv::new(backend) else { return };
+    env.run(&["keys", "rotate"], "");
+    let listed = stdout(&env.run(&["keys", "list"], ""));
+    let active = listed.lines().find(|line| line.contains(" active ")).unwrap().split_whitespace().next().unwrap().to_owned();
+
+    let revoked = env.run(&["keys", "revoke", &active], "");
+
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    assert!(stdout(&revoked).contains("(it was active)"), "{}", stdout(&revoked));
+    let listed = stdout(&env.run(&["keys", "list"], ""));
+    let states: Vec<&str> = listed.lines().skip(1).map(|line| line.split_whitespace().nth(2).unwrap()).collect();
+    assert_eq!(states, ["revoked", "active"], "the staged key took over: {listed}");
 }
 
 async fn cli_bad_setting_names_setting_and_value(backend: Backend) {

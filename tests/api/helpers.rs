@@ -3,11 +3,13 @@
 //! database created on the server named by `TEST_DATABASE_URL`.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use diesel::{Connection, RunQueryDsl, pg::PgConnection};
 use serde_json::Value;
+use tessera::clock::{Clock, SystemClock};
 use tessera::config::Settings;
 use tessera::oauth::{GrantType, Password, Scope};
 use tessera::service::Issuer;
@@ -52,6 +54,7 @@ pub struct TestApp {
     pub address: String,
     pub issuer: Issuer,
     pub http: reqwest::Client,
+    admin_secret: std::sync::Mutex<Option<String>>,
     _folder: tempfile::TempDir,
     _database: Option<PostgresDatabase>,
 }
@@ -76,6 +79,15 @@ impl TestApp {
 
     /// Starts the service after `adjust` has changed the settings.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+        Self::spawn_with_clock(backend, adjust, Arc::new(SystemClock)).await
+    }
+
+    /// Starts the service with a time source of the test's choosing.
+    pub async fn spawn_with_clock(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Settings),
+        clock: Arc<dyn Clock>,
+    ) -> Option<TestApp> {
         let folder = tempfile::tempdir().expect("a temporary folder");
         let mut settings = base_settings(folder.path());
         let database = match backend {
@@ -97,7 +109,7 @@ impl TestApp {
         settings.issuer = format!("http://127.0.0.1:{port}");
         adjust(&mut settings);
 
-        let application = Application::build_on(settings, listener).await.expect("the service starts");
+        let application = Application::build_with_clock(settings, listener, clock).await.expect("the service starts");
         let issuer = application.issuer();
         tokio::spawn(application.run_until_stopped());
 
@@ -105,6 +117,7 @@ impl TestApp {
             address: format!("http://127.0.0.1:{port}"),
             issuer,
             http: reqwest::Client::builder().build().unwrap(),
+            admin_secret: std::sync::Mutex::new(None),
             _folder: folder,
             _database: database,
         })
@@ -173,8 +186,45 @@ impl TestApp {
     pub async fn admin_token(&self) -> String {
         self.add_user("root", true).await;
         let secret = self.add_client("admin-cli", "admin").await;
+        *self.admin_secret.lock().unwrap() = Some(secret.clone());
         self.password_token("admin-cli", &secret, "root", Some("admin")).await
     }
+
+    /// The secret of the client `admin_token` registered.
+    pub async fn admin_secret(&self) -> String {
+        self.admin_secret.lock().unwrap().clone().expect("admin_token ran first")
+    }
+}
+
+/// Verifies a token's signature with the key its kid names in `jwks`,
+/// using the key's own `alg`, as a resource server would.
+pub fn verify_with_jwks(token: &str, jwks: &Value) -> Result<(), String> {
+    use josekit::jwk::Jwk;
+    use josekit::jws::{ES256, ES384, EdDSA, JwsVerifier, PS256, RS256};
+
+    let (header, _) = decode_unverified(token);
+    let kid = header["kid"].as_str().ok_or("the token has no kid")?;
+    let jwk = jwks["keys"]
+        .as_array()
+        .ok_or("the JWKS has no keys array")?
+        .iter()
+        .find(|key| key["kid"] == kid)
+        .ok_or_else(|| format!("the JWKS does not list kid {kid}"))?;
+    let key = Jwk::from_bytes(jwk.to_string()).map_err(|error| error.to_string())?;
+    let verifier: Box<dyn JwsVerifier> = match jwk["alg"].as_str() {
+        Some("RS256") => Box::new(RS256.verifier_from_jwk(&key).unwrap()),
+        Some("PS256") => Box::new(PS256.verifier_from_jwk(&key).unwrap()),
+        Some("ES256") => Box::new(ES256.verifier_from_jwk(&key).unwrap()),
+        Some("ES384") => Box::new(ES384.verifier_from_jwk(&key).unwrap()),
+        Some("EdDSA") => Box::new(EdDSA.verifier_from_jwk(&key).unwrap()),
+        other => return Err(format!("unexpected alg {other:?}")),
+    };
+    if header["alg"] != jwk["alg"] {
+        return Err("the header alg differs from the key's".into());
+    }
+    let (signing_input, signature) = token.rsplit_once('.').ok_or("not a compact JWS")?;
+    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|error| error.to_string())?;
+    verifier.verify(signing_input.as_bytes(), &signature).map_err(|error| error.to_string())
 }
 
 pub fn basic_header(id: &str, secret: &str) -> String {

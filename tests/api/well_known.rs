@@ -25,7 +25,7 @@ async fn jwks_lists_public_keys_only(backend: Backend) {
     let response = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap();
 
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["cache-control"], "public, max-age=300");
+    assert_eq!(response.headers()["cache-control"], "public, max-age=300, stale-while-revalidate=60");
     assert_eq!(response.headers()["content-type"], "application/json");
     let jwks: Value = response.json().await.unwrap();
     let keys = jwks["keys"].as_array().unwrap();
@@ -52,7 +52,7 @@ async fn jwks_etag_answers_304(backend: Backend) {
     let cached = app.http.get(app.url("/.well-known/jwks.json")).header("If-None-Match", &etag).send().await.unwrap();
     assert_eq!(cached.status(), 304);
     assert_eq!(cached.headers()["etag"], etag.as_str());
-    assert_eq!(cached.headers()["cache-control"], "public, max-age=300");
+    assert_eq!(cached.headers()["cache-control"], "public, max-age=300, stale-while-revalidate=60");
     assert!(cached.bytes().await.unwrap().is_empty());
 
     let stale = app.http.get(app.url("/.well-known/jwks.json")).header("If-None-Match", "\"other\"").send().await.unwrap();
