@@ -4,6 +4,7 @@ mod helpers;
 
 mod admin;
 mod interop;
+mod key_material;
 mod lifecycle;
 mod bad_input;
 mod cli;
