@@ -65,6 +65,8 @@ enum ClientCommand {
     Add(ClientAddArgs),
     /// List clients.
     List,
+    /// Disable a client: it can no longer authenticate.
+    Disable { client_id: String },
 }
 
 #[derive(Args)]
@@ -155,12 +157,19 @@ async fn serve(settings: Settings) -> Result<(), String> {
     application.run_until_stopped().await.map_err(|error| format!("the server failed: {error}"))
 }
 
+/// Runs pending migrations, then creates the master key and the shared
+/// secrets if they are missing: everything `serve` needs before its first
+/// start.
 async fn migrate(settings: Settings) -> Result<(), String> {
     tokio::task::spawn_blocking(move || {
-        let pool = store::build_pool(&settings.database_url, 1)?;
-        let mut connection = pool.get().map_err(|error| error.to_string())?;
-        let applied = store::run_migrations(&mut *connection)?;
-        println!("applied {applied} migrations to {}", settings.database_url.redacted());
+        let url = settings.database_url.clone();
+        let applied = {
+            let pool = store::build_pool(&url, 1)?;
+            let mut connection = pool.get().map_err(|error| error.to_string())?;
+            store::run_migrations(&mut *connection)?
+        };
+        Issuer::open(settings).map_err(|error| error.to_string())?;
+        println!("applied {applied} migrations to {}", url.redacted());
         Ok(())
     })
     .await
@@ -168,7 +177,7 @@ async fn migrate(settings: Settings) -> Result<(), String> {
 }
 
 async fn open(settings: Settings) -> Result<Issuer, String> {
-    tokio::task::spawn_blocking(move || Issuer::open(settings))
+    tokio::task::spawn_blocking(move || Issuer::open_existing(settings))
         .await
         .map_err(|error| error.to_string())?
         .map_err(|error| error.to_string())
@@ -214,8 +223,13 @@ async fn client(issuer: Issuer, command: ClientCommand) -> Result<(), String> {
                     crate::oauth::ClientKind::Confidential { .. } => "confidential",
                 };
                 let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
-                println!("{:<32}  {:<12}  {:<24}  {}", client.client_id, kind, grants.join(","), client.scopes);
+                let state = if client.disabled { " (disabled)" } else { "" };
+                println!("{:<32}  {:<12}  {:<24}  {}{state}", client.client_id, kind, grants.join(","), client.scopes);
             }
+        }
+        ClientCommand::Disable { client_id } => {
+            issuer.disable_client(client_id.clone()).await.map_err(|e| e.to_string())?;
+            println!("disabled client {client_id}");
         }
     }
     Ok(())
@@ -316,13 +330,23 @@ fn read_password() -> Result<Password, String> {
     Password::new_for_account(password)
 }
 
+/// Longest line read from stdin, in bytes; longer input is rejected
+/// without being held in memory.
+const MAX_STDIN_LINE: u64 = 4096;
+
 /// Reads one line from stdin, without its line ending.
 fn read_secret_line(what: &str) -> Result<String, String> {
+    use std::io::Read;
+
     let mut line = String::new();
     std::io::stdin()
         .lock()
+        .take(MAX_STDIN_LINE + 1)
         .read_line(&mut line)
         .map_err(|e| format!("cannot read the {what} from stdin: {e}"))?;
+    if line.len() as u64 > MAX_STDIN_LINE {
+        return Err(format!("the {what} on stdin is longer than {MAX_STDIN_LINE} bytes"));
+    }
     let trimmed = line.trim_end_matches(['\n', '\r']);
     if trimmed.is_empty() {
         return Err(format!("no {what} was given on stdin"));

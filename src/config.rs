@@ -140,7 +140,9 @@ impl Settings {
             if let Some(value) = table.get(key) {
                 let source = format!("{key} in {file_name}");
                 return file_value(value).map(|value| Raw { source: source.clone(), value }).ok_or_else(|| {
-                    ConfigError(format!("invalid setting {source}: expected a string, an integer or a list of strings"))
+                    ConfigError(format!(
+                        "invalid setting {source}: expected a string, an integer or a list of strings without spaces"
+                    ))
                 });
             }
             Ok(Raw { source: format!("{key} (default)"), value: (*default).to_owned() })
@@ -149,7 +151,7 @@ impl Settings {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let mut settings = Settings {
             listen: parse(raw("listen")?, "HOST:PORT, such as 127.0.0.1:8080", |v| v.parse().ok())?,
-            database_url: parse_with(raw("database_url")?, |v| DatabaseUrl::parse(v))?,
+            database_url: parse_database_url(raw("database_url")?)?,
             issuer: parse_with(raw("issuer")?, parse_issuer)?,
             keys_dir: parse(raw("keys_dir")?, "a folder path", |v| (!v.is_empty()).then(|| v.into()))?,
             signing_alg: parse_with(raw("signing_alg")?, |v| v.parse::<Algorithm>())?,
@@ -277,13 +279,23 @@ fn file_value(value: &toml::Value) -> Option<String> {
     match value {
         toml::Value::String(text) => Some(text.clone()),
         toml::Value::Integer(number) => Some(number.to_string()),
+        // List items are joined with spaces, so an item must not contain one.
         toml::Value::Array(items) => items
             .iter()
-            .map(|item| item.as_str().map(str::to_owned))
+            .map(|item| item.as_str().filter(|text| !text.is_empty() && !text.contains(char::is_whitespace)))
             .collect::<Option<Vec<_>>>()
             .map(|items| items.join(" ")),
         _ => None,
     }
+}
+
+/// Parses the database URL; the error message shows it with any password
+/// replaced.
+fn parse_database_url(raw: Raw) -> Result<DatabaseUrl, ConfigError> {
+    DatabaseUrl::parse(raw.value.trim()).map_err(|accepted| {
+        let shown = crate::store::redact_password(&raw.value);
+        ConfigError(format!("invalid setting {} = {shown:?}: {accepted}", raw.source))
+    })
 }
 
 fn parse<T>(raw: Raw, accepted: &str, convert: impl Fn(&str) -> Option<T>) -> Result<T, ConfigError> {
@@ -350,6 +362,13 @@ mod tests {
         );
         let error = load("signing_alg = \"HS256\"", &[]).unwrap_err().to_string();
         assert!(error.starts_with("invalid setting signing_alg in tessera.toml = \"HS256\": expected one of RS256"), "{error}");
+    }
+
+    #[test]
+    fn bad_database_url_error_hides_password() {
+        let error = load("", &[("TESSERA_DATABASE_URL", "postgress://u:hunter2@h/db")]).unwrap_err().to_string();
+        assert!(!error.contains("hunter2"), "{error}");
+        assert!(error.contains("postgress://u:***@h/db"), "{error}");
     }
 
     #[test]

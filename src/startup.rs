@@ -11,7 +11,7 @@ use actix_web::{App, HttpServer, web};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::http::{self, Discovery};
-use crate::service::{Issuer, StartError};
+use crate::service::{Issuer, OpenMode, StartError};
 
 pub struct Application {
     port: u16,
@@ -46,7 +46,7 @@ impl Application {
     /// to drive key lifecycles.
     pub async fn build_with_clock(settings: Settings, listener: TcpListener, clock: Arc<dyn Clock>) -> Result<Self, ServeError> {
         let address = settings.listen;
-        let issuer = tokio::task::spawn_blocking(move || Issuer::open_with_clock(settings, clock))
+        let issuer = tokio::task::spawn_blocking(move || Issuer::open_with(settings, clock, OpenMode::CreateMissing))
             .await
             .map_err(|error| StartError::Database(format!("start-up task failed: {error}")))??;
         issuer.prepare_keys().await?;

@@ -37,25 +37,32 @@ pub async fn rotate_keys(admin: AdminPrincipal, request: HttpRequest, issuer: we
     let rotation = issuer.rotate(alg, force, &admin.actor()).await?;
 
     tracing::info!(user.id = %admin.user_id, client.id = %admin.client_id, key.kid = %rotation.kid, force, "admin rotated a signing key");
-    Ok(HttpResponse::Ok().json(rotation))
+    Ok(no_store(rotation))
 }
 
 /// `POST /admin/keys/{kid}/revoke`: withdraws a compromised key at once.
 pub async fn revoke_key(admin: AdminPrincipal, kid: web::Path<String>, issuer: web::Data<Issuer>) -> Result<HttpResponse, ApiError> {
     let kid = kid.into_inner();
-    if kid.len() > 128 {
+    // A kid is printable ASCII; anything else cannot name a stored key and
+    // is not sent to the database.
+    if kid.is_empty() || kid.len() > 128 || !kid.chars().all(|c| c.is_ascii_graphic()) {
         return Err(ApiError::NotFound("no key with this kid".into()));
     }
 
     let revocation = issuer.revoke(&kid, &admin.actor()).await?;
 
     tracing::warn!(user.id = %admin.user_id, client.id = %admin.client_id, key.kid = %kid, "admin revoked a signing key");
-    Ok(HttpResponse::Ok().json(revocation))
+    Ok(no_store(revocation))
 }
 
 /// `GET /admin/keys`: every key with its state and timestamps.
 pub async fn list_keys(_admin: AdminPrincipal, issuer: web::Data<Issuer>) -> Result<HttpResponse, ApiError> {
     let keys = issuer.list_keys().await?;
     let views: Vec<KeyView> = keys.iter().map(KeyView::from).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "keys": views })))
+    Ok(no_store(serde_json::json!({ "keys": views })))
+}
+
+/// A 200 JSON response that no cache may keep: admin data is per caller.
+fn no_store(body: impl serde::Serialize) -> HttpResponse {
+    HttpResponse::Ok().insert_header((actix_web::http::header::CACHE_CONTROL, "no-store")).json(body)
 }

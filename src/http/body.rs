@@ -15,11 +15,20 @@ pub const MAX_FORM_BODY: usize = 16 * 1024;
 /// Time allowed for the whole body to arrive once the headers are in.
 const BODY_DEADLINE: Duration = Duration::from_secs(10);
 
+/// Returns the one value of a header, or `invalid_request` when it is sent
+/// more than once: two values would leave it open which one counts.
+pub fn single_header(request: &HttpRequest, name: header::HeaderName) -> Result<Option<&header::HeaderValue>, OAuthError> {
+    let mut values = request.headers().get_all(&name);
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(OAuthError::invalid_request(format!("the {name} header is repeated")));
+    }
+    Ok(first)
+}
+
 /// Checks that the request declares a form-encoded body (RFC 6749 §3.2).
 pub fn require_form_content_type(request: &HttpRequest) -> Result<(), OAuthError> {
-    let media_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
+    let media_type = single_header(request, header::CONTENT_TYPE)?
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())
         .map(str::trim);

@@ -32,34 +32,43 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::post().to(token::token))
                 .default_service(web::to(oauth_method_not_allowed)),
         )
-        .service(get_only("/.well-known/jwks.json").route(web::get().to(well_known::jwks)))
-        .service(get_only("/.well-known/jwks/{kid}").route(web::get().to(well_known::jwk_by_kid)))
-        .service(get_only("/.well-known/openid-configuration").route(web::get().to(well_known::discovery)))
-        .service(get_only("/.well-known/oauth-authorization-server").route(web::get().to(well_known::discovery)))
-        .service(
-            web::resource("/admin/keys/rotate")
-                .route(web::post().to(admin::rotate_keys))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(get_only("/admin/keys").route(web::get().to(admin::list_keys)))
-        .service(
-            web::resource("/admin/keys/{kid}/revoke")
-                .route(web::post().to(admin::revoke_key))
-                .default_service(web::to(method_not_allowed)),
-        )
+        .service(readable("/.well-known/jwks.json", well_known::jwks))
+        .service(readable("/.well-known/jwks/{kid}", well_known::jwk_by_kid))
+        .service(readable("/.well-known/openid-configuration", well_known::discovery))
+        .service(readable("/.well-known/oauth-authorization-server", well_known::discovery))
+        .service(post_only("/admin/keys/rotate").route(web::post().to(admin::rotate_keys)))
+        .service(readable("/admin/keys", admin::list_keys))
+        .service(post_only("/admin/keys/{kid}/revoke").route(web::post().to(admin::revoke_key)))
         .default_service(web::to(not_found));
 }
 
-fn get_only(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// A resource served by GET and HEAD with one handler; actix-web sends a
+/// HEAD response without its body. Other methods get 405.
+fn readable<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
+        .default_service(web::to(|| method_not_allowed("GET, HEAD")))
+}
+
+fn post_only(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(|| method_not_allowed("POST")))
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound("no resource at this path".into()))
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
+/// 405 with the Allow header RFC 9110 §15.5.6 requires.
+async fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    let mut response = actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed);
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
 }
 
 /// RFC 6749 §3.2: the token endpoint takes POST only.

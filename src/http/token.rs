@@ -3,16 +3,17 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::body::{MAX_FORM_BODY, read_capped, require_form_content_type};
+use super::body::{MAX_FORM_BODY, read_capped, require_form_content_type, single_header};
 use crate::oauth::{ClientCredentials, FormParams, GrantRequest, OAuthError};
 use crate::service::Issuer;
 
 pub async fn token(request: HttpRequest, payload: web::Payload, issuer: web::Data<Issuer>) -> Result<HttpResponse, OAuthError> {
     require_form_content_type(&request)?;
+    let authorization = single_header(&request, header::AUTHORIZATION)?;
     let body = read_capped(&request, payload, MAX_FORM_BODY).await?;
 
     let mut params = FormParams::parse(&body)?;
-    let authorization = match request.headers().get(header::AUTHORIZATION) {
+    let authorization = match authorization {
         Some(value) => Some(value.to_str().map_err(|_| OAuthError::InvalidClient { basic: true })?),
         None => None,
     };

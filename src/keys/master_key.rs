@@ -42,7 +42,9 @@ pub enum MasterKeyError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("sealing a private key failed: {0}")]
     Seal(String),
-    #[error("the private key {kid} cannot be unsealed: it was sealed by master key {sealed_by}, and the loaded master keys are {loaded}")]
+    #[error("the master key file {path} does not exist: run `tessera migrate` or `tessera serve` once to create it, or check TESSERA_KEYS_DIR and TESSERA_MASTER_KEY")]
+    Missing { path: PathBuf },
+    #[error("{kid} cannot be unsealed: it was sealed by master key {sealed_by}, but the loaded master keys are {loaded}; check TESSERA_KEYS_DIR and TESSERA_MASTER_KEY")]
     WrongKey { kid: String, sealed_by: String, loaded: String },
     #[error("the private key {kid} cannot be unsealed: the data is corrupt or was altered")]
     Corrupt { kid: String },
@@ -73,49 +75,56 @@ impl MasterKey {
         Self::from_bytes(bytes)
     }
 
-    /// Loads the key from `environment` if given, else from the keys folder,
-    /// creating the file there when it does not exist.
-    pub fn load(environment: Option<&str>, keys_dir: &Path) -> Result<Self, MasterKeyError> {
+    /// Loads the key from `environment` if given, else from the keys folder.
+    /// A missing file is created when `create` is set, and an error
+    /// otherwise, so a command run from the wrong folder cannot quietly
+    /// start sealing under a new key.
+    pub fn load(environment: Option<&str>, keys_dir: &Path, create: bool) -> Result<Self, MasterKeyError> {
         if let Some(encoded) = environment {
             return decode(encoded.trim())
                 .map(Self::from_bytes)
                 .ok_or(MasterKeyError::InvalidEnvironment("TESSERA_MASTER_KEY"));
         }
         let path = keys_dir.join(MASTER_KEY_FILE);
-        let io_error = |source| MasterKeyError::Io { path: path.clone(), source };
-        std::fs::create_dir_all(keys_dir).map_err(io_error)?;
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 warn_if_readable_by_others(&path);
                 decode(text.trim()).map(Self::from_bytes).ok_or(MasterKeyError::InvalidFile { path })
             }
-            Err(error) if error.kind() == ErrorKind::NotFound => Self::create_file(&path),
-            Err(error) => Err(io_error(error)),
+            Err(error) if error.kind() == ErrorKind::NotFound && create => Self::create_file(keys_dir, &path),
+            Err(error) if error.kind() == ErrorKind::NotFound => Err(MasterKeyError::Missing { path }),
+            Err(source) => Err(MasterKeyError::Io { path, source }),
         }
     }
 
-    fn create_file(path: &Path) -> Result<Self, MasterKeyError> {
+    /// Writes a new key to a temporary file and links it into place, so
+    /// another process never reads a half-written key, and the first of two
+    /// racing processes wins.
+    fn create_file(keys_dir: &Path, path: &Path) -> Result<Self, MasterKeyError> {
+        let io_error = |source| MasterKeyError::Io { path: path.to_owned(), source };
+        std::fs::create_dir_all(keys_dir).map_err(io_error)?;
         let key = Self::generate();
-        let created = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
-        match created {
-            Ok(mut file) => {
-                let mut text = STANDARD.encode(key.bytes);
-                text.push('\n');
-                file.write_all(text.as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map_err(|source| MasterKeyError::Io { path: path.to_owned(), source })?;
+        let temporary = keys_dir.join(format!(".{MASTER_KEY_FILE}.{}", std::process::id()));
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temporary)
+            .map_err(io_error)?;
+        let mut text = STANDARD.encode(key.bytes);
+        text.push('\n');
+        file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(io_error)?;
+        let linked = std::fs::hard_link(&temporary, path);
+        let _ = std::fs::remove_file(&temporary);
+        match linked {
+            Ok(()) => {
                 tracing::info!(path = %path.display(), key.id = %key.id, "created a new master key");
                 Ok(key)
             }
             // Another process created it first: use that one.
-            Err(error) if error.kind() == ErrorKind::AlreadyExists => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| MasterKeyError::Io { path: path.to_owned(), source })?;
-                decode(text.trim())
-                    .map(Self::from_bytes)
-                    .ok_or(MasterKeyError::InvalidFile { path: path.to_owned() })
-            }
-            Err(source) => Err(MasterKeyError::Io { path: path.to_owned(), source }),
+            Err(error) if error.kind() == ErrorKind::AlreadyExists => Self::load(None, keys_dir, false),
+            Err(source) => Err(io_error(source)),
         }
     }
 
@@ -214,8 +223,9 @@ impl MasterKeys {
         environment: Option<&str>,
         previous_environment: Option<&str>,
         keys_dir: &Path,
+        create: bool,
     ) -> Result<Self, MasterKeyError> {
-        let current = MasterKey::load(environment, keys_dir)?;
+        let current = MasterKey::load(environment, keys_dir, create)?;
         let previous = match previous_environment {
             Some(encoded) => Some(
                 decode(encoded.trim())
@@ -294,11 +304,13 @@ mod tests {
     #[test]
     fn key_file_is_created_with_mode_0600_and_reused() {
         let dir = tempfile::tempdir().unwrap();
-        let created = MasterKey::load(None, dir.path()).unwrap();
+        assert!(matches!(MasterKey::load(None, dir.path(), false), Err(MasterKeyError::Missing { .. })));
+        let created = MasterKey::load(None, dir.path(), true).unwrap();
         let mode = std::fs::metadata(dir.path().join(MASTER_KEY_FILE)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        let loaded = MasterKey::load(None, dir.path()).unwrap();
+        let loaded = MasterKey::load(None, dir.path(), false).unwrap();
         assert_eq!(created.id(), loaded.id());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left behind");
     }
 
     #[test]
@@ -316,10 +328,10 @@ mod tests {
     fn environment_key_must_be_32_bytes() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(
-            MasterKey::load(Some("c2hvcnQ="), dir.path()),
+            MasterKey::load(Some("c2hvcnQ="), dir.path(), true),
             Err(MasterKeyError::InvalidEnvironment(_))
         ));
         let good = STANDARD.encode([7u8; 32]);
-        assert!(MasterKey::load(Some(&good), dir.path()).is_ok());
+        assert!(MasterKey::load(Some(&good), dir.path(), false).is_ok());
     }
 }

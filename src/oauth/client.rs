@@ -82,6 +82,10 @@ impl Client {
 
 /// Checks a client_id chosen at registration: 1 to 128 characters from the
 /// URL-unreserved set, so it needs no escaping in Basic credentials or URLs.
+///
+/// A UUID is rejected: users' `sub` values are UUIDs and a client's own
+/// tokens carry its client_id as `sub`, so the two could not be told apart
+/// (RFC 9068 §5).
 pub fn validate_client_id(client_id: &str) -> Result<(), String> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~');
     if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN || !client_id.chars().all(allowed) {
@@ -89,5 +93,20 @@ pub fn validate_client_id(client_id: &str) -> Result<(), String> {
             "invalid client_id {client_id:?}: expected 1 to {MAX_CLIENT_ID_LEN} characters from A-Z a-z 0-9 - . _ ~"
         ));
     }
+    if uuid::Uuid::parse_str(client_id).is_ok() {
+        return Err(format!("invalid client_id {client_id:?}: a UUID could collide with a user's subject; choose a name"));
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_id_must_not_look_like_user_subject() {
+        assert!(validate_client_id("web-app").is_ok());
+        assert!(validate_client_id("9b2f4c1e-8d3a-4f6b-9c2d-1e5f7a8b9c0d").is_err());
+        assert!(validate_client_id("9b2f4c1e8d3a4f6b9c2d1e5f7a8b9c0d").is_err());
+    }
 }

@@ -6,7 +6,9 @@
 //! two methods in one request is `invalid_request`.
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::alphabet::STANDARD as STANDARD_ALPHABET;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
 use percent_encoding::percent_decode;
 
 use super::{Client, ClientKind, FormParams, OAuthError};
@@ -15,6 +17,13 @@ use super::{Client, ClientKind, FormParams, OAuthError};
 pub const MAX_SECRET_LEN: usize = 512;
 /// Longest Authorization header value parsed.
 const MAX_AUTHORIZATION_LEN: usize = 2048;
+
+/// Standard base64 that accepts the credentials with or without `=`
+/// padding, since some HTTP clients leave it out.
+const BASIC_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &STANDARD_ALPHABET,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// A client secret in memory. Its Debug output is redacted.
 #[derive(Clone)]
@@ -133,12 +142,14 @@ fn parse_basic(header: &str) -> Result<(String, ClientSecret), OAuthError> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(malformed());
     }
-    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
+    let decoded = BASIC_BASE64.decode(encoded.trim()).map_err(|_| malformed())?;
     let text = String::from_utf8(decoded).map_err(|_| malformed())?;
     let (raw_id, raw_secret) = text.split_once(':').ok_or_else(malformed)?;
     let client_id = form_url_decode(raw_id).ok_or_else(malformed)?;
     let secret = form_url_decode(raw_secret).ok_or_else(malformed)?;
-    if client_id.is_empty() {
+    // Control characters (NUL above all, which PostgreSQL rejects in text)
+    // never occur in a registered client_id or a usable secret.
+    if client_id.is_empty() || client_id.chars().chain(secret.chars()).any(char::is_control) {
         return Err(malformed());
     }
     check_length(&client_id, true)?;
@@ -159,7 +170,7 @@ mod tests {
     use super::*;
 
     fn basic(user: &str, password: &str) -> String {
-        format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
     }
 
     /// RFC 6749 §2.3.1: id and secret are form-url-encoded before Basic.
@@ -183,8 +194,17 @@ mod tests {
     }
 
     #[test]
+    fn basic_credentials_without_padding_are_accepted() {
+        // "app:s" is "YXBwOnM=" with padding.
+        let credentials = ClientCredentials::from_request(Some("Basic YXBwOnM"), &mut FormParams::default()).unwrap();
+        assert_eq!(credentials.client_id(), "app");
+    }
+
+    #[test]
     fn malformed_basic_header_is_invalid_client() {
-        for header in ["Basic !!!", "Basic", "Bearer abc", "Basic Zm9v"] {
+        let with_nul = basic("web%00", "x");
+        let raw_nul = basic("web\0", "x");
+        for header in ["Basic !!!", "Basic", "Bearer abc", "Basic Zm9v", with_nul.as_str(), raw_nul.as_str()] {
             let error = ClientCredentials::from_request(Some(header), &mut FormParams::default()).unwrap_err();
             assert_eq!(error, OAuthError::InvalidClient { basic: true }, "{header}");
         }

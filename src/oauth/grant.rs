@@ -40,11 +40,15 @@ impl GrantRequest {
     }
 }
 
+/// Parses the optional scope. A value made only of spaces names no scope
+/// token, which is rejected rather than read as "omitted".
 fn parse_scope(params: &mut FormParams) -> Result<Option<Scope>, OAuthError> {
-    params
-        .take("scope")
-        .map(|value| Scope::parse(&value).map_err(OAuthError::invalid_scope))
-        .transpose()
+    let Some(value) = params.take("scope") else { return Ok(None) };
+    let scope = Scope::parse(&value).map_err(OAuthError::invalid_scope)?;
+    if scope.is_empty() {
+        return Err(OAuthError::invalid_scope("the scope parameter names no scope"));
+    }
+    Ok(Some(scope))
 }
 
 /// Who a token is for, as far as scope decisions go.
@@ -122,6 +126,12 @@ mod tests {
     fn unknown_grant_type_is_unsupported() {
         let mut params = FormParams::parse(b"grant_type=urn%3Aexample%3Aother").unwrap();
         assert_eq!(GrantRequest::from_params(&mut params).unwrap_err(), OAuthError::UnsupportedGrantType);
+    }
+
+    #[test]
+    fn blank_scope_is_invalid_scope() {
+        let mut params = FormParams::parse(b"grant_type=client_credentials&scope=+").unwrap();
+        assert_eq!(GrantRequest::from_params(&mut params).unwrap_err().code(), "invalid_scope");
     }
 
     #[test]

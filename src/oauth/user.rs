@@ -45,10 +45,15 @@ impl Password {
         Ok(Self(value))
     }
 
-    /// Wraps a password for a new account, which must also meet the minimum.
+    /// Wraps a password for a new account, which must also meet the
+    /// minimum and contain no control character (the token endpoint rejects
+    /// NUL, so such a password could never be used).
     pub fn new_for_account(value: String) -> Result<Self, String> {
         if value.chars().count() < MIN_PASSWORD_LEN {
             return Err(format!("the password must have at least {MIN_PASSWORD_LEN} characters"));
+        }
+        if value.chars().any(char::is_control) {
+            return Err("the password must not contain control characters".into());
         }
         Self::new(value).map_err(str::to_owned)
     }
@@ -64,14 +69,43 @@ impl std::fmt::Debug for Password {
     }
 }
 
-/// Checks a username chosen at creation: 1 to 255 bytes, no control
-/// characters and no leading or trailing white space.
+/// Checks a username chosen at creation: 1 to 255 bytes of letters, digits
+/// and `.` `-` `_` `@` `+`.
+///
+/// Letters and digits may be from any script, but combining marks,
+/// invisible and direction-changing characters are rejected, so two names
+/// that look the same cannot both exist (such as "café" written with a
+/// combining accent and with a precomposed one).
 pub fn validate_username(username: &str) -> Result<(), String> {
     if username.is_empty() || username.len() > MAX_USERNAME_LEN {
         return Err(format!("a username must have 1 to {MAX_USERNAME_LEN} bytes"));
     }
-    if username.chars().any(char::is_control) || username.trim() != username {
-        return Err("a username must not contain control characters or leading or trailing spaces".into());
+    let allowed = |c: char| c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '@' | '+');
+    if !username.chars().all(allowed) {
+        return Err(format!("invalid username {username:?}: use letters, digits and . - _ @ + only"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_rejects_lookalike_characters() {
+        assert!(validate_username("alice@example.com").is_ok());
+        assert!(validate_username("caf\u{e9}").is_ok());
+        assert!(validate_username("cafe\u{301}").is_err(), "combining accent");
+        assert!(validate_username("ali\u{200b}ce").is_err(), "zero-width space");
+        assert!(validate_username("\u{202e}ecila").is_err(), "right-to-left override");
+        assert!(validate_username("alice smith").is_err());
+        assert!(validate_username("").is_err());
+    }
+
+    #[test]
+    fn account_password_rejects_control_characters() {
+        assert!(Password::new_for_account("long enough\0".into()).is_err());
+        assert!(Password::new_for_account("short".into()).is_err());
+        assert!(Password::new_for_account("long enough".into()).is_ok());
+    }
 }

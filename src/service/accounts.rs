@@ -174,6 +174,13 @@ impl Issuer {
         }
     }
 
+    pub async fn disable_client(&self, client_id: String) -> Result<(), AccountError> {
+        let now = self.now();
+        let id = client_id.clone();
+        let found = self.db.run(move |conn| clients::disable(conn, &id, now)).await?;
+        if found { Ok(()) } else { Err(AccountError::NotFound(format!("no client with client_id {client_id:?}"))) }
+    }
+
     pub async fn list_clients(&self) -> Result<Vec<Client>, AccountError> {
         Ok(self.db.run(clients::list).await?)
     }

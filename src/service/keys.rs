@@ -14,6 +14,7 @@ use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use super::{Issuer, StartError};
+use crate::telemetry::LogThrottle;
 use crate::keys::{self, Algorithm, KeyState, StoredKey};
 use crate::store::{StoreError, signing_keys};
 
@@ -166,10 +167,14 @@ impl Issuer {
             let mut ticker = tokio::time::interval(period);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             ticker.tick().await;
+            // A database outage fails every tick: log it once a minute.
+            let throttle = LogThrottle::new(60);
             loop {
                 ticker.tick().await;
-                if let Err(error) = issuer.run_key_schedule(SCHEDULER).await {
-                    tracing::warn!(error = %error, "the key schedule failed; serving the previous keys");
+                if let Err(error) = issuer.run_key_schedule(SCHEDULER).await
+                    && let Some(held_back) = throttle.permit()
+                {
+                    tracing::warn!(error = %error, repeats = held_back, "the key schedule failed; serving the previous keys");
                 }
             }
         })

@@ -40,6 +40,16 @@ impl From<StoreError> for StartError {
     }
 }
 
+/// Whether opening may create what is missing: the SQLite file and the
+/// master key. Only `serve` and `migrate` create; every other command
+/// requires both, so one run from the wrong folder fails instead of sealing
+/// keys under a new master key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    CreateMissing,
+    ExistingOnly,
+}
+
 /// Everything the issuer's operations share. Cheap to clone.
 #[derive(Clone)]
 pub struct Issuer {
@@ -56,11 +66,27 @@ impl Issuer {
     /// Opens the database, runs pending migrations and loads the master key.
     /// The key ring starts empty; `prepare_keys` fills it.
     pub fn open(settings: Settings) -> Result<Self, StartError> {
-        Self::open_with_clock(settings, Arc::new(SystemClock))
+        Self::open_with(settings, Arc::new(SystemClock), OpenMode::CreateMissing)
     }
 
-    /// Like `open`, with another time source (tests use a manual clock).
-    pub fn open_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+    /// Like `open`, but fails when the database or the master key does not
+    /// exist yet.
+    pub fn open_existing(settings: Settings) -> Result<Self, StartError> {
+        Self::open_with(settings, Arc::new(SystemClock), OpenMode::ExistingOnly)
+    }
+
+    /// Opens with a time source of the caller's choosing (tests use a
+    /// manual clock).
+    pub fn open_with(settings: Settings, clock: Arc<dyn Clock>, mode: OpenMode) -> Result<Self, StartError> {
+        if let store::DatabaseUrl::Sqlite(path) = &settings.database_url
+            && mode == OpenMode::ExistingOnly
+            && !path.exists()
+        {
+            return Err(StartError::Database(format!(
+                "the SQLite database {} does not exist: run `tessera migrate` or `tessera serve` first, or check TESSERA_DATABASE_URL",
+                path.display()
+            )));
+        }
         let pool = store::build_pool(&settings.database_url, settings.db_pool_size).map_err(StartError::Database)?;
         let db = Db::new(pool);
         let mut connection = db.connection()?;
@@ -72,9 +98,13 @@ impl Issuer {
             settings.master_key.as_ref().map(|key| key.0.as_str()),
             settings.previous_master_key.as_ref().map(|key| key.0.as_str()),
             &settings.keys_dir,
+            mode == OpenMode::CreateMissing,
         )?;
         let secret_key = load_secret_key(&mut connection, &master_keys, store::to_stored(clock.now()))?;
         let hash_pool = HashPool::new(settings.hash_workers, settings.hash_queue);
+        // Computed here, on a blocking thread, rather than by the first
+        // login for an unknown user.
+        crate::credentials::dummy_password_hash();
         Ok(Self {
             settings: Arc::new(settings),
             db,

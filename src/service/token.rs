@@ -9,6 +9,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{Busy, Issuer};
+use crate::telemetry::LogThrottle;
 use crate::credentials::{self, StoredSecret};
 use crate::keys::jwt::{self, ACCESS_TOKEN_TYPE};
 use crate::oauth::{
@@ -29,8 +30,17 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
+/// At most one "pool saturated" line every 10 seconds.
+static BUSY_LOG: LogThrottle = LogThrottle::new(10);
+
 impl From<Busy> for OAuthError {
     fn from(_: Busy) -> Self {
+        if let Some(held_back) = BUSY_LOG.permit() {
+            tracing::warn!(
+                repeats = held_back,
+                "token requests rejected with 503: the password hashing pool is full (raise hash_workers or hash_queue if this persists)"
+            );
+        }
         OAuthError::TemporarilyUnavailable { retry_after_seconds: BUSY_RETRY_AFTER_SECONDS }
     }
 }

@@ -101,3 +101,11 @@ pub fn list(connection: &mut DbConnection) -> QueryResult<Vec<Client>> {
         .map(ClientRow::into_client)
         .collect()
 }
+
+/// Marks a client as disabled and returns whether it exists.
+pub fn disable(connection: &mut DbConnection, client_id: &str, at: NaiveDateTime) -> QueryResult<bool> {
+    let updated = diesel::update(clients::table.find(client_id))
+        .set((clients::disabled.eq(true), clients::updated_at.eq(at)))
+        .execute(connection)?;
+    Ok(updated == 1)
+}

@@ -19,6 +19,9 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 
 /// How long an SQLite connection waits for a lock held by another writer.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+/// Key of the PostgreSQL advisory lock held while migrations run, so
+/// instances starting together on an empty database migrate one at a time.
+const MIGRATION_LOCK_KEY: i64 = 0x7465_7373_6572_61; // "tessera" in ASCII
 
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
@@ -40,8 +43,13 @@ impl DatabaseUrl {
             return Ok(Self::Postgres(value.to_owned()));
         }
         match value.strip_prefix("sqlite://") {
-            Some("") | None => Err(
-                "expected sqlite://PATH or a postgres:// or postgresql:// URL".to_owned(),
+            // Every pooled connection to ":memory:" would open a database
+            // of its own.
+            Some("") | Some(":memory:") | None => Err(
+                "expected sqlite://PATH (a file) or a postgres:// or postgresql:// URL".to_owned(),
+            ),
+            Some(path) if path.starts_with("file:") => Err(
+                "expected sqlite://PATH with a plain file path".to_owned(),
             ),
             Some(path) => Ok(Self::Sqlite(path.into())),
         }
@@ -62,7 +70,29 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
-fn redact_password(url: &str) -> String {
+/// Replaces the password in the user-info part and in any `password=`
+/// query parameter.
+pub fn redact_password(url: &str) -> String {
+    let (url, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut redacted = redact_user_info(url);
+    if let Some(query) = query {
+        let parameters: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if name.eq_ignore_ascii_case("password") => format!("{name}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        redacted.push('?');
+        redacted.push_str(&parameters.join("&"));
+    }
+    redacted
+}
+
+fn redact_user_info(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -108,6 +138,7 @@ impl ConnectionManager {
                         ))
                     })?;
                 }
+                create_private_file(path)?;
                 let path = path.to_str().ok_or_else(|| {
                     ConnectionError::InvalidConnectionUrl("the SQLite path is not UTF-8".into())
                 })?;
@@ -123,6 +154,21 @@ impl ConnectionManager {
                 Ok(DbConnection::Sqlite(connection))
             }
         }
+    }
+}
+
+/// Creates the SQLite file with mode 0600 if it does not exist, since it
+/// holds password hashes; SQLite would create it with the process umask.
+fn create_private_file(path: &std::path::Path) -> Result<(), ConnectionError> {
+    use std::os::unix::fs::OpenOptionsExt;
+
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(ConnectionError::BadConnection(format!(
+            "cannot create the SQLite database {}: {error}",
+            path.display()
+        ))),
     }
 }
 
@@ -154,7 +200,9 @@ pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 pub fn build_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, String> {
     let manager = ConnectionManager::new(url.clone());
     if let Err(error) = manager.connect() {
-        return Err(format!("cannot connect to {}: {error}", url.redacted()));
+        // libpq's messages span several lines; the error is printed as one.
+        let message = error.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
+        return Err(format!("cannot connect to {}: {message}", url.redacted()));
     }
     r2d2::Pool::builder()
         .max_size(max_size)
@@ -166,13 +214,19 @@ pub fn build_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, String> {
 /// Applies every migration that this database has not run yet and returns
 /// how many ran.
 pub fn run_migrations(connection: &mut DbConnection) -> Result<usize, String> {
+    let failed = |error: &dyn std::fmt::Display| format!("database migration failed: {error}");
     let applied = match connection {
-        DbConnection::Postgresql(pg) => pg.run_pending_migrations(POSTGRES_MIGRATIONS),
-        DbConnection::Sqlite(sqlite) => sqlite.run_pending_migrations(SQLITE_MIGRATIONS),
+        DbConnection::Postgresql(pg) => {
+            pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).map_err(|e| failed(&e))?;
+            let applied = pg.run_pending_migrations(POSTGRES_MIGRATIONS).map(|versions| versions.len());
+            let unlocked = pg.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
+            let applied = applied.map_err(|e| failed(&e))?;
+            unlocked.map_err(|e| failed(&e))?;
+            applied
+        }
+        DbConnection::Sqlite(sqlite) => sqlite.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()).map_err(|e| failed(&e))?,
     };
-    applied
-        .map(|versions| versions.len())
-        .map_err(|error| format!("database migration failed: {error}"))
+    Ok(applied)
 }
 
 #[cfg(test)]
@@ -215,5 +269,13 @@ mod tests {
         let url = DatabaseUrl::parse("postgres://tessera:s3cret@db:5432/tessera").unwrap();
         assert_eq!(url.redacted(), "postgres://tessera:***@db:5432/tessera");
         assert!(!format!("{url:?}").contains("s3cret"));
+        let query = DatabaseUrl::parse("postgres://db/t?sslmode=require&password=s3cret").unwrap();
+        assert_eq!(query.redacted(), "postgres://db/t?sslmode=require&password=***");
+    }
+
+    #[test]
+    fn in_memory_sqlite_is_rejected() {
+        assert!(DatabaseUrl::parse("sqlite://:memory:").is_err());
+        assert!(DatabaseUrl::parse("sqlite://file:x?mode=memory").is_err());
     }
 }

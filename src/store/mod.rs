@@ -16,7 +16,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use tracing::Instrument;
 
 pub use connection::{
-    DatabaseUrl, DbConnection, Pool, PooledConnection, build_pool, run_migrations,
+    DatabaseUrl, DbConnection, Pool, PooledConnection, build_pool, redact_password, run_migrations,
 };
 
 /// Why a storage call failed, sorted by what the caller should answer.

@@ -18,6 +18,9 @@ backend_tests!(
     get_on_token_endpoint_is_405,
     unknown_path_is_json_404,
     bad_input_leaves_accounts_working,
+    nul_in_basic_client_id_is_invalid_client,
+    repeated_authorization_header_is_invalid_request,
+    head_and_405_follow_http_semantics,
 );
 
 async fn post_token_raw(app: &TestApp, content_type: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
@@ -153,6 +156,7 @@ async fn get_on_token_endpoint_is_405(backend: Backend) {
     assert_eq!(error_code(response).await, "invalid_request");
     let jwks_post = app.http.post(app.url("/.well-known/jwks.json")).send().await.unwrap();
     assert_eq!(jwks_post.status(), 405);
+    assert_eq!(jwks_post.headers()["allow"], "GET, HEAD");
     assert_eq!(error_code(jwks_post).await, "method_not_allowed");
 }
 
@@ -187,4 +191,51 @@ async fn bad_input_leaves_accounts_working(backend: Backend) {
     assert!(!token.is_empty());
     assert_eq!(app.issuer.list_users().await.unwrap().len(), 1);
     assert_eq!(app.issuer.list_clients().await.unwrap().len(), 1);
+}
+
+/// PostgreSQL rejects NUL in text, so it must be stopped before a query.
+async fn nul_in_basic_client_id_is_invalid_client(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+
+    for (id, secret) in [("web%00", "x"), ("web\0", "x"), ("web", "x\0y")] {
+        let response = app.token(&[("grant_type", "client_credentials")], Some((id, secret))).await;
+        assert_eq!(response.status(), 401, "{id:?}");
+        assert_eq!(error_code(response).await, "invalid_client");
+    }
+}
+
+async fn repeated_authorization_header_is_invalid_request(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let secret = app.add_client("web", "read").await;
+
+    let response = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .header("Authorization", basic_header("web", &secret))
+        .header("Authorization", basic_header("web", "wrong"))
+        .form(&[("grant_type", "password"), ("username", "a"), ("password", "b")])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error_description"], "the authorization header is repeated");
+}
+
+async fn head_and_405_follow_http_semantics(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+
+    let head = app.http.head(app.url("/.well-known/jwks.json")).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert!(head.headers().contains_key("etag"));
+    assert!(head.bytes().await.unwrap().is_empty());
+
+    let rotate = app.http.get(app.url("/admin/keys/rotate")).send().await.unwrap();
+    assert_eq!(rotate.status(), 405);
+    assert_eq!(rotate.headers()["allow"], "POST");
+
+    let token = app.admin_token().await;
+    let keys = app.http.get(app.url("/admin/keys")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(keys.headers()["cache-control"], "no-store");
 }

@@ -14,6 +14,7 @@ backend_tests!(
     cli_keys_rotate_and_list,
     cli_keys_revoke_replaces_active_key,
     cli_bad_setting_names_setting_and_value,
+    cli_refuses_to_create_missing_master_key,
 );
 
 /// A database and keys folder for CLI runs, on either backend.
@@ -24,7 +25,16 @@ struct CliEnv {
 }
 
 impl CliEnv {
+    /// An environment where `tessera migrate` has run.
     fn new(backend: Backend) -> Option<Self> {
+        let env = Self::empty(backend)?;
+        let migrated = env.run(&["migrate"], "");
+        assert!(migrated.status.success(), "{}", stderr(&migrated));
+        Some(env)
+    }
+
+    /// An environment with no database and no master key yet.
+    fn empty(backend: Backend) -> Option<Self> {
         let folder = tempfile::tempdir().unwrap();
         let (database_url, database) = match backend {
             Backend::Sqlite => (format!("sqlite://{}", folder.path().join("cli.db").display()), None),
@@ -63,7 +73,7 @@ fn stderr(output: &Output) -> String {
 }
 
 async fn cli_migrate_applies_migrations_once(backend: Backend) {
-    let Some(env) = CliEnv::new(backend) else { return };
+    let Some(env) = CliEnv::empty(backend) else { return };
 
     let first = env.run(&["migrate"], "");
     let second = env.run(&["migrate"], "");
@@ -175,4 +185,35 @@ async fn cli_bad_setting_names_setting_and_value(backend: Backend) {
         stderr(&output).trim(),
         "error: invalid setting TESSERA_ACCESS_TOKEN_LIFETIME = \"forever\": expected seconds from 1 to 86400"
     );
+}
+
+/// Only `migrate` and `serve` create a master key: a command run with the
+/// wrong keys folder must fail rather than seal keys under a new one.
+async fn cli_refuses_to_create_missing_master_key(backend: Backend) {
+    let Some(env) = CliEnv::new(backend) else { return };
+    let elsewhere = tempfile::tempdir().unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["keys", "rotate"])
+        .env_clear()
+        .env("TESSERA_DATABASE_URL", &env.database_url)
+        .env("TESSERA_KEYS_DIR", elsewhere.path())
+        .output()
+        .unwrap();
+
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("master.key does not exist: run `tessera migrate`"), "{}", stderr(&output));
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0, "nothing was created");
+
+    let wrong_key = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["keys", "rotate"])
+        .env_clear()
+        .env("TESSERA_DATABASE_URL", &env.database_url)
+        .env("TESSERA_MASTER_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+        .output()
+        .unwrap();
+    assert!(!wrong_key.status.success());
+    assert!(stderr(&wrong_key).contains("cannot be unsealed"), "{}", stderr(&wrong_key));
+    let listed = stdout(&env.run(&["keys", "list"], ""));
+    assert_eq!(listed.lines().count(), 2, "no key was added: {listed}");
 }
