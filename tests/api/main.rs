@@ -3,6 +3,7 @@
 mod helpers;
 
 mod admin;
+mod instances;
 mod interop;
 mod key_material;
 mod lifecycle;
