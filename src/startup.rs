@@ -85,6 +85,11 @@ impl Application {
         self.issuer.clone()
     }
 
+    /// A handle that stops the server, for tests that take the issuer down.
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Serves until the server is stopped (SIGINT or SIGTERM in `serve`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;

@@ -55,6 +55,7 @@ pub struct TestApp {
     pub issuer: Issuer,
     pub http: reqwest::Client,
     admin_secret: std::sync::Mutex<Option<String>>,
+    server: actix_web::dev::ServerHandle,
     _folder: tempfile::TempDir,
     _database: Option<PostgresDatabase>,
 }
@@ -111,6 +112,7 @@ impl TestApp {
 
         let application = Application::build_with_clock(settings, listener, clock).await.expect("the service starts");
         let issuer = application.issuer();
+        let server = application.server_handle();
         tokio::spawn(application.run_until_stopped());
 
         Some(TestApp {
@@ -118,9 +120,15 @@ impl TestApp {
             issuer,
             http: reqwest::Client::builder().build().unwrap(),
             admin_secret: std::sync::Mutex::new(None),
+            server,
             _folder: folder,
             _database: database,
         })
+    }
+
+    /// Stops the HTTP server, as when the issuer goes down.
+    pub async fn stop(&self) {
+        self.server.stop(false).await;
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -10,4 +10,5 @@ mod lifecycle;
 mod bad_input;
 mod cli;
 mod token;
+mod verifier;
 mod well_known;
