@@ -104,9 +104,8 @@ for alg in ES256 EdDSA RS256 PS256 ES384; do
 done
 
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -n1)
+section=$(mktemp)
 {
-  echo "# Benchmarks"
-  echo
   echo "Measured by \`benches/http.sh $duration\` on $(date -u +%Y-%m-%d): release build, one"
   echo "HTTP worker and one hashing worker, server pinned to one core and wrk"
   echo "(1 thread, 16 connections, ${duration} s per row) to the other, over 127.0.0.1,"
@@ -122,5 +121,22 @@ cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -n1)
   echo "signing speed of each algorithm. The JWKS and discovery are served from"
   echo "memory. Rerun the script to compare on other hardware; the numbers"
   echo "vary by a few percent between runs."
-} > "$output"
+} > "$section"
+
+# Replace the HTTP section of the benchmark page, keeping the others.
+[[ -f "$output" ]] || printf '# Benchmarks\n' > "$output"
+python3 - "$output" "$section" <<'PY'
+import sys
+page_path, section_path = sys.argv[1], sys.argv[2]
+page = open(page_path).read()
+section = open(section_path).read().rstrip("\n")
+start, end = "<!-- http:start -->", "<!-- http:end -->"
+block = f"{start}\n{section}\n{end}"
+if start in page and end in page:
+    page = page[: page.index(start)] + block + page[page.index(end) + len(end):]
+else:
+    page = page.rstrip("\n") + "\n\n## HTTP throughput (issuer)\n\n" + block + "\n"
+open(page_path, "w").write(page)
+PY
+rm -f "$section"
 cat "$output"

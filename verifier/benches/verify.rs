@@ -122,7 +122,9 @@ fn main() {
          | alg | verifications/s (`Verifier::verify`) | signature checks/s (josekit alone) | overhead per token (µs) |\n\
          |---|---|---|---|\n{}\n\n\
          The overhead covers splitting and base64-decoding the token, parsing header and\n\
-         claims as JSON, the key lookup and the claim checks.",
+         claims as JSON, the key lookup and the claim checks. Differences of a few\n\
+         percent between the two rates, including negative overheads for the slow\n\
+         algorithms, are run-to-run noise.",
         today(),
         std::thread::available_parallelism().map_or(1, usize::from),
         cpu_model(),
