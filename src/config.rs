@@ -25,6 +25,8 @@ const SETTINGS: &[(&str, &str, &str)] = &[
     ("additional_algs", "TESSERA_ADDITIONAL_ALGS", ""),
     ("access_token_lifetime", "TESSERA_ACCESS_TOKEN_LIFETIME", "900"),
     ("max_access_token_lifetime", "TESSERA_MAX_ACCESS_TOKEN_LIFETIME", "3600"),
+    ("refresh_token_lifetime", "TESSERA_REFRESH_TOKEN_LIFETIME", "1209600"),
+    ("refresh_token_max_lifetime", "TESSERA_REFRESH_TOKEN_MAX_LIFETIME", "7776000"),
     ("default_audience", "TESSERA_DEFAULT_AUDIENCE", ""),
     ("scopes_supported", "TESSERA_SCOPES_SUPPORTED", "admin"),
     ("jwks_max_age", "TESSERA_JWKS_MAX_AGE", "300"),
@@ -56,6 +58,11 @@ pub struct Settings {
     /// Seconds; no client may set more. Retiring keys stay published this
     /// long plus the clock skew.
     pub max_access_token_lifetime: u32,
+    /// Seconds a refresh token stays usable; each use issues a new one.
+    pub refresh_token_lifetime: u32,
+    /// Seconds after its first token that a refresh-token family ends,
+    /// however often it is used.
+    pub refresh_token_max_lifetime: u32,
     /// `aud` for clients that set none; the issuer when empty.
     pub default_audience: String,
     pub scopes_supported: Vec<String>,
@@ -160,6 +167,8 @@ impl Settings {
             })?,
             access_token_lifetime: parse(raw("access_token_lifetime")?, "seconds from 1 to 86400", lifetime)?,
             max_access_token_lifetime: parse(raw("max_access_token_lifetime")?, "seconds from 1 to 86400", lifetime)?,
+            refresh_token_lifetime: parse(raw("refresh_token_lifetime")?, "seconds from 60 to 31536000", refresh_lifetime)?,
+            refresh_token_max_lifetime: parse(raw("refresh_token_max_lifetime")?, "seconds from 60 to 31536000", refresh_lifetime)?,
             default_audience: parse(raw("default_audience")?, "a URI or name without spaces", |v| {
                 (!v.contains(char::is_whitespace)).then(|| v.to_owned())
             })?,
@@ -210,6 +219,12 @@ impl Settings {
             return Err(ConfigError(format!(
                 "invalid setting access_token_lifetime = {}: it must not exceed max_access_token_lifetime = {}",
                 self.access_token_lifetime, self.max_access_token_lifetime
+            )));
+        }
+        if self.refresh_token_lifetime > self.refresh_token_max_lifetime {
+            return Err(ConfigError(format!(
+                "invalid setting refresh_token_lifetime = {}: it must not exceed refresh_token_max_lifetime = {}",
+                self.refresh_token_lifetime, self.refresh_token_max_lifetime
             )));
         }
         let minimum = self.min_staging_delay();
@@ -306,6 +321,10 @@ fn parse<T>(raw: Raw, accepted: &str, convert: impl Fn(&str) -> Option<T>) -> Re
 fn parse_with<T>(raw: Raw, convert: impl Fn(&str) -> Result<T, String>) -> Result<T, ConfigError> {
     convert(raw.value.trim())
         .map_err(|accepted| ConfigError(format!("invalid setting {} = {:?}: {accepted}", raw.source, raw.value)))
+}
+
+fn refresh_lifetime(value: &str) -> Option<u32> {
+    value.parse().ok().filter(|n| (60..=31_536_000).contains(n))
 }
 
 fn lifetime(value: &str) -> Option<u32> {

@@ -69,7 +69,14 @@ impl SecretHashKey {
 
     /// Hashes a secret that Tessera generated.
     pub fn hash_generated(&self, secret: &str) -> String {
-        format!("{KEYED_PREFIX}{}", URL_SAFE_NO_PAD.encode(self.mac(secret)))
+        format!("{KEYED_PREFIX}{}", self.digest(secret))
+    }
+
+    /// The bare keyed hash, base64url, used as a lookup key for refresh
+    /// tokens: equal tokens give equal digests, so the database finds the
+    /// row by index without ever holding the token.
+    pub fn digest(&self, secret: &str) -> String {
+        URL_SAFE_NO_PAD.encode(self.mac(secret))
     }
 }
 
@@ -105,7 +112,8 @@ pub fn verify_keyed(key: &SecretHashKey, secret: &str, stored_mac: &str) -> bool
     expected.len() == actual.len() && openssl::memcmp::eq(&expected, &actual)
 }
 
-/// Generates a client secret with 256 bits of randomness, base64url.
+/// Generates a client secret or refresh token with 256 bits of randomness,
+/// base64url.
 pub fn generate_client_secret() -> String {
     let mut bytes = [0u8; GENERATED_SECRET_BYTES];
     openssl::rand::rand_bytes(&mut bytes).expect("the OpenSSL random generator failed");

@@ -13,16 +13,19 @@ pub enum GrantType {
     Password,
     /// A confidential client acting for itself (RFC 6749 §4.4).
     ClientCredentials,
+    /// A new access token for a refresh token (RFC 6749 §6).
+    RefreshToken,
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 2] = [GrantType::Password, GrantType::ClientCredentials];
+    pub const ALL: [GrantType; 3] = [GrantType::Password, GrantType::ClientCredentials, GrantType::RefreshToken];
 
     /// The `grant_type` value on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Password => "password",
             Self::ClientCredentials => "client_credentials",
+            Self::RefreshToken => "refresh_token",
         }
     }
 }

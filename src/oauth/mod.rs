@@ -19,6 +19,6 @@ pub use client::{Client, ClientKind, GrantType, MAX_CLIENT_ID_LEN, validate_clie
 pub use client_auth::{ClientCredentials, ClientSecret, MAX_SECRET_LEN};
 pub use error::OAuthError;
 pub use form::FormParams;
-pub use grant::{GrantRequest, Principal, granted_scope};
+pub use grant::{GrantRequest, Principal, RefreshTokenValue, granted_scope};
 pub use scope::{ADMIN_SCOPE, Scope};
 pub use user::{MAX_PASSWORD_LEN, Password, User, validate_username};

@@ -5,6 +5,7 @@
 pub mod accounts;
 mod hash_pool;
 pub mod keys;
+mod refresh;
 pub mod rotation;
 pub mod token;
 

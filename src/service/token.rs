@@ -28,6 +28,8 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     pub expires_in: u32,
     pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 /// At most one "pool saturated" line every 10 seconds.
@@ -46,7 +48,7 @@ impl From<Busy> for OAuthError {
 }
 
 /// Maps a storage failure to the protocol error and logs its cause once.
-fn storage_failure(error: StoreError) -> OAuthError {
+pub(super) fn storage_failure(error: StoreError) -> OAuthError {
     match error {
         StoreError::Unavailable(cause) => {
             tracing::warn!(error = %cause, "token request failed: database unavailable");
@@ -67,6 +69,7 @@ impl Issuer {
                 self.password_grant(credentials, username, password, scope).await
             }
             GrantRequest::ClientCredentials { scope } => self.client_credentials_grant(credentials, scope).await,
+            GrantRequest::RefreshToken { refresh_token, scope } => self.refresh_grant(credentials, refresh_token, scope).await,
         }
     }
 
@@ -138,13 +141,16 @@ impl Issuer {
         let scope = granted_scope(&client, principal, requested_scope.as_ref()).inspect_err(|_| {
             tracing::info!(client.id = %client.client_id, user.id = %user.id, "token request rejected: invalid scope");
         })?;
-        let response = self.sign_access_token(&client, user.id.to_string(), scope)?;
+        let mut response = self.sign_access_token(&client, user.id.to_string(), scope.clone())?;
+        if client.allows(GrantType::RefreshToken) {
+            response.refresh_token = Some(self.start_refresh_family(&client, &user, &scope).await?);
+        }
         tracing::info!(client.id = %client.client_id, user.id = %user.id, grant.r#type = "password", "issued an access token");
         Ok(response)
     }
 
     /// Authenticates the client and checks that it may use `grant`.
-    async fn authorize_client(
+    pub(super) async fn authorize_client(
         &self,
         credentials: &ClientCredentials,
         client: Option<Client>,
@@ -182,7 +188,7 @@ impl Issuer {
     }
 
     /// Builds and signs an RFC 9068 access token for `subject`.
-    fn sign_access_token(&self, client: &Client, subject: String, scope: Scope) -> Result<TokenResponse, OAuthError> {
+    pub(super) fn sign_access_token(&self, client: &Client, subject: String, scope: Scope) -> Result<TokenResponse, OAuthError> {
         let settings = &self.settings;
         let Some(signer) = self.ring.signer(settings.signing_alg) else {
             tracing::error!(key.alg = %settings.signing_alg, "no active signing key is loaded");
@@ -213,6 +219,7 @@ impl Issuer {
             token_type: "Bearer",
             expires_in: lifetime,
             scope: claims.scope.to_string(),
+            refresh_token: None,
         })
     }
 }

@@ -7,6 +7,7 @@
 pub mod clients;
 mod connection;
 pub mod schema;
+pub mod refresh_tokens;
 pub mod sealed_secrets;
 pub mod signing_keys;
 pub mod users;

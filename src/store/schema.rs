@@ -64,6 +64,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Text,
+        family_id -> Text,
+        token_hash -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        scope -> Text,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        family_expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(key_events -> signing_keys (kid));
 
-diesel::allow_tables_to_appear_in_same_query!(users, clients, signing_keys, key_events, sealed_secrets);
+diesel::allow_tables_to_appear_in_same_query!(users, clients, signing_keys, key_events, sealed_secrets, refresh_tokens);

@@ -7,6 +7,7 @@ mod instances;
 mod interop;
 mod key_material;
 mod lifecycle;
+mod refresh;
 mod bad_input;
 mod cli;
 mod token;

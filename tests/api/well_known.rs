@@ -93,7 +93,7 @@ async fn discovery_documents_describe_issuer(backend: Backend) {
     assert_eq!(openid["issuer"], app.address.as_str());
     assert_eq!(openid["token_endpoint"], app.url("/oauth2/token"));
     assert_eq!(openid["jwks_uri"], app.url("/.well-known/jwks.json"));
-    assert_eq!(openid["grant_types_supported"], serde_json::json!(["password", "client_credentials"]));
+    assert_eq!(openid["grant_types_supported"], serde_json::json!(["password", "client_credentials", "refresh_token"]));
     assert_eq!(
         openid["token_endpoint_auth_methods_supported"],
         serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
