@@ -107,9 +107,13 @@ enum KeysCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Revoke a compromised key: it leaves the JWKS at once and its tokens
-    /// are rejected. A revoked active key is replaced at once.
-    Revoke { kid: String },
+    /// Revoke a compromised key: it leaves the JWKS and its tokens are
+    /// rejected. A revoked active key is replaced at once.
+    Revoke {
+        /// The kid; kids may start with "-", which is read as a kid here.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
     /// Import a PEM private key (RSA, EC P-256 or P-384, Ed25519).
     Import {
         file: PathBuf,
@@ -142,13 +146,9 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Migrate => migrate(settings).await,
         Command::User(command) => user(open(settings).await?, command).await,
         Command::Client(command) => client(open(settings).await?, command).await,
-        Command::Keys(command) => {
-            let issuer = open(settings).await?;
-            // Brings the key set up to date first, so every enabled
-            // algorithm has an active key before it is listed or rotated.
-            issuer.prepare_keys().await.map_err(|error| error.to_string())?;
-            keys(issuer, command).await
-        }
+        // The key schedule is left to the servers: a CLI run with other
+        // settings must not promote, retire or create keys on its own.
+        Command::Keys(command) => keys(open(settings).await?, command).await,
     }
 }
 
@@ -263,7 +263,11 @@ async fn keys(issuer: Issuer, command: KeysCommand) -> Result<(), String> {
         KeysCommand::List => {
             println!("{:<44}  {:<6}  {:<9}  {:<25}  UNTIL", "KID", "ALG", "STATE", "CREATED_AT");
             for key in issuer.list_keys().await.map_err(|e| e.to_string())? {
-                let until = key.promote_after.filter(|_| key.state == KeyState::Pending).or(key.retire_after);
+                let until = match key.state {
+                    KeyState::Pending => key.promote_after,
+                    KeyState::Retiring => key.retire_after,
+                    _ => None,
+                };
                 println!(
                     "{:<44}  {:<6}  {:<9}  {:<25}  {}",
                     key.kid,
@@ -295,9 +299,12 @@ async fn keys(issuer: Issuer, command: KeysCommand) -> Result<(), String> {
             if let Some(replacement) = revocation.replaced_by {
                 println!("key {replacement} signs in its place");
             }
+            println!(
+                "running servers stop publishing it within key_refresh_interval seconds; admin calls reject its tokens at once"
+            );
         }
         KeysCommand::Import { file, alg, kid, activate } => {
-            let pem = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let pem = read_capped(&file, crate::keys::MAX_PEM_LEN)?;
             let alg = alg.map(parse_alg).transpose()?;
             let key = issuer.import_key(pem, alg, kid, activate, CLI_ACTOR).await.map_err(|e| e.to_string())?;
             println!("imported {} key {} as {}", key.alg, key.kid, key.state);
@@ -308,6 +315,21 @@ async fn keys(issuer: Issuer, command: KeysCommand) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Reads a file of at most `limit` bytes, without loading a larger one.
+fn read_capped(path: &std::path::Path, limit: usize) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut content = Vec::new();
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut content)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if content.len() > limit {
+        return Err(format!("{} is larger than {limit} bytes; a PEM private key is far smaller", path.display()));
+    }
+    Ok(content)
 }
 
 fn rfc3339(time: chrono::NaiveDateTime) -> String {

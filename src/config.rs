@@ -15,6 +15,23 @@ use crate::store::DatabaseUrl;
 /// Upper bound for any access-token lifetime setting, in seconds (one day).
 const LIFETIME_CEILING: u32 = 86_400;
 
+/// Variables read elsewhere: secrets, the config path and the test tools.
+const OTHER_VARIABLES: &[&str] = &[
+    "TESSERA_MASTER_KEY",
+    "TESSERA_PREVIOUS_MASTER_KEY",
+    "TESSERA_CONFIG",
+    "TESSERA_TEST_PYTHON",
+    "TESSERA_TEST_NODE",
+];
+
+/// Names a setting for a message: its file key and its variable.
+fn setting_name(key: &str) -> String {
+    match SETTINGS.iter().find(|(name, ..)| *name == key) {
+        Some((_, variable, _)) => format!("{key} ({variable})"),
+        None => key.to_owned(),
+    }
+}
+
 /// (file key, environment variable, default) of every setting.
 const SETTINGS: &[(&str, &str, &str)] = &[
     ("listen", "TESSERA_LISTEN", "127.0.0.1:8080"),
@@ -116,12 +133,19 @@ struct Raw {
 
 impl Settings {
     /// Loads settings from the defaults, `file` if given, and the process
-    /// environment.
+    /// environment. A `TESSERA_*` variable that names no setting is logged
+    /// as a warning, since it is most likely misspelt.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let table = match file {
             Some(path) => read_file(path)?,
             None => toml::Table::new(),
         };
+        for (name, _) in std::env::vars() {
+            let known = SETTINGS.iter().any(|(_, variable, _)| *variable == name) || OTHER_VARIABLES.contains(&name.as_str());
+            if name.starts_with("TESSERA_") && !known {
+                tracing::warn!(variable = %name, "ignored an environment variable that names no setting; check its spelling");
+            }
+        }
         Self::from_sources(&table, file, |name| std::env::var(name).ok())
     }
 
@@ -217,14 +241,20 @@ impl Settings {
     fn check_consistency(&mut self) -> Result<(), ConfigError> {
         if self.access_token_lifetime > self.max_access_token_lifetime {
             return Err(ConfigError(format!(
-                "invalid setting access_token_lifetime = {}: it must not exceed max_access_token_lifetime = {}",
-                self.access_token_lifetime, self.max_access_token_lifetime
+                "invalid setting {} = {}: it must not exceed {} = {}",
+                setting_name("access_token_lifetime"),
+                self.access_token_lifetime,
+                setting_name("max_access_token_lifetime"),
+                self.max_access_token_lifetime
             )));
         }
         if self.refresh_token_lifetime > self.refresh_token_max_lifetime {
             return Err(ConfigError(format!(
-                "invalid setting refresh_token_lifetime = {}: it must not exceed refresh_token_max_lifetime = {}",
-                self.refresh_token_lifetime, self.refresh_token_max_lifetime
+                "invalid setting {} = {}: it must not exceed {} = {}",
+                setting_name("refresh_token_lifetime"),
+                self.refresh_token_lifetime,
+                setting_name("refresh_token_max_lifetime"),
+                self.refresh_token_max_lifetime
             )));
         }
         let minimum = self.min_staging_delay();
@@ -232,16 +262,19 @@ impl Settings {
             self.key_staging_delay = minimum;
         } else if self.key_staging_delay < minimum {
             return Err(ConfigError(format!(
-                "invalid setting key_staging_delay = {}: it must be at least {minimum} s \
+                "invalid setting {} = {}: it must be at least {minimum} s \
                  (jwks_max_age + jwks_stale_while_revalidate + key_refresh_interval + clock_skew), \
                  or a verifier could meet a new kid before its cached JWKS lists it",
+                setting_name("key_staging_delay"),
                 self.key_staging_delay
             )));
         }
         if self.key_rotation_interval != 0 && self.key_rotation_interval <= self.key_staging_delay {
             return Err(ConfigError(format!(
-                "invalid setting key_rotation_interval = {}: it must be 0 (off) or longer than key_staging_delay = {} s",
-                self.key_rotation_interval, self.key_staging_delay
+                "invalid setting {} = {}: it must be 0 (off) or longer than key_staging_delay = {} s",
+                setting_name("key_rotation_interval"),
+                self.key_rotation_interval,
+                self.key_staging_delay
             )));
         }
         Ok(())
@@ -411,7 +444,10 @@ mod tests {
     #[test]
     fn staging_delay_shorter_than_cache_lifetime_is_rejected() {
         let error = load("key_staging_delay = 60", &[]).unwrap_err().to_string();
-        assert!(error.starts_with("invalid setting key_staging_delay = 60: it must be at least 430 s"), "{error}");
+        assert!(
+            error.starts_with("invalid setting key_staging_delay (TESSERA_KEY_STAGING_DELAY) = 60: it must be at least 430 s"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub enum MasterKeyError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("sealing a private key failed: {0}")]
     Seal(String),
-    #[error("the master key file {path} does not exist: run `tessera migrate` or `tessera serve` once to create it, or check TESSERA_KEYS_DIR and TESSERA_MASTER_KEY")]
+    #[error("the master key file {path} does not exist: check TESSERA_KEYS_DIR and TESSERA_MASTER_KEY (on a new database, `tessera migrate` or `tessera serve` creates it)")]
     Missing { path: PathBuf },
     #[error("{kid} cannot be unsealed: it was sealed by master key {sealed_by}, but the loaded master keys are {loaded}; check TESSERA_KEYS_DIR and TESSERA_MASTER_KEY")]
     WrongKey { kid: String, sealed_by: String, loaded: String },

@@ -67,7 +67,16 @@ pub fn import_pem(pem: &[u8], alg: Option<Algorithm>, kid: Option<String>) -> Re
     use openssl::nid::Nid;
     use openssl::pkey::{Id, PKey};
 
-    let key = PKey::private_key_from_pem(pem)
+    if pem.len() > MAX_PEM_LEN {
+        return Err(KeyError::Import(format!("the file is larger than {MAX_PEM_LEN} bytes; a PEM private key is far smaller")));
+    }
+    if pem.windows(9).any(|window| window == b"ENCRYPTED") {
+        return Err(KeyError::Import(
+            "encrypted PEM keys are not supported: decrypt it first, for example with `openssl pkey -in KEY.pem -out plain.pem`".into(),
+        ));
+    }
+    // The callback supplies no passphrase, so OpenSSL never prompts.
+    let key = PKey::private_key_from_pem_callback(pem, |_| Ok(0))
         .map_err(|_| KeyError::Import("the file is not a PEM private key that OpenSSL can read".into()))?;
     let detected = match key.id() {
         Id::RSA => Algorithm::Rs256,
@@ -108,13 +117,25 @@ pub fn import_pem(pem: &[u8], alg: Option<Algorithm>, kid: Option<String>) -> Re
         Algorithm::Es384 => ES384.key_pair_from_der(&der).map(|pair| pair.to_jwk_key_pair()),
         Algorithm::EdDsa => EdDSA.key_pair_from_der(&der).map(|pair| pair.to_jwk_key_pair()),
     }
-    .map_err(|error| KeyError::Import(error.to_string()))?;
+    .map_err(|_| KeyError::Import(format!("the key cannot be used for {alg}: its parameters are not supported")))?;
     let imported = from_private_jwk(key_pair_jwk, alg, kid)?;
     // Fail now, not at signing time, if josekit refuses the key (for
     // example RSA below 2048 bits).
-    signer_for(alg, &imported.kid, &imported.private_jwk).map_err(|error| KeyError::Import(error.to_string()))?;
+    signer_for(alg, &imported.kid, &imported.private_jwk)
+        .map_err(|_| KeyError::Import(format!("the key cannot sign {alg}: RSA keys need at least 2048 bits")))?;
     Ok(imported)
 }
+
+/// Computes the RFC 7638 thumbprint of a published JWK, or `None` when it
+/// lacks a required member. Two JWKs of the same key have equal thumbprints
+/// whatever their kids.
+pub fn public_thumbprint(public_jwk: &str) -> Option<String> {
+    let jwk = Jwk::from_bytes(public_jwk.as_bytes()).ok()?;
+    public_members(&jwk).map(|members| thumbprint(&members))
+}
+
+/// Largest PEM file read for import.
+pub const MAX_PEM_LEN: usize = 64 * 1024;
 
 /// Completes a private JWK with kid, alg and use, and builds its public
 /// counterpart.

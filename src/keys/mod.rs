@@ -23,9 +23,9 @@ mod signer;
 use chrono::NaiveDateTime;
 
 pub use algorithm::Algorithm;
-pub use material::{GeneratedKey, KeyError, generate, import_pem, verifier_for};
+pub use material::{GeneratedKey, KeyError, MAX_PEM_LEN, generate, import_pem, public_thumbprint, verifier_for};
 pub use master_key::{MasterKey, MasterKeyError, MasterKeys};
-pub use ring::{Jwks, KeyRing, PublishedKey};
+pub use ring::{Jwks, KeyRing, PublishedKey, Replacement};
 pub use signer::{LocalSigner, TokenSigner};
 
 /// The lifecycle state of a stored signing key.

@@ -41,9 +41,11 @@ pub struct Jwks {
 }
 
 struct Snapshot {
-    /// kid and state of each published key: when this is equal the ring is
-    /// not rebuilt.
+    /// kid and state of each published key: when this is equal and every
+    /// key loaded, the ring is not rebuilt.
     fingerprint: Vec<String>,
+    /// Every key of the fingerprint loaded without a problem.
+    complete: bool,
     signers: HashMap<Algorithm, Arc<dyn TokenSigner>>,
     published: HashMap<String, Arc<PublishedKey>>,
     jwks: Arc<Jwks>,
@@ -64,6 +66,7 @@ impl KeyRing {
     pub fn new() -> Self {
         let empty = Snapshot {
             fingerprint: Vec::new(),
+            complete: true,
             signers: HashMap::new(),
             published: HashMap::new(),
             jwks: Arc::new(jwks_document(&[])),
@@ -89,48 +92,74 @@ impl KeyRing {
         self.snapshot().jwks.clone()
     }
 
-    /// Replaces the ring with `keys`, the published keys in JWKS order.
-    /// Returns false, and does no work, when the set did not change.
+    /// Replaces the ring with `keys`, the published keys in JWKS order,
+    /// and returns what changed.
     ///
-    /// Verifiers and signers of kids already in the ring are reused, so a
-    /// refresh unseals and imports only new keys.
-    pub fn replace(&self, keys: &[StoredKey], master_keys: &MasterKeys) -> Result<bool, KeyError> {
-        let fingerprint: Vec<String> = keys
-            .iter()
-            .map(|key| format!("{} {}", key.kid, key.state))
-            .collect();
+    /// The ring always follows the database, even when a key cannot be
+    /// loaded: such a key is left out and reported, and an algorithm whose
+    /// active key cannot be unsealed has no signer, so the issuer stops
+    /// signing with it rather than keep signing with a key that is no
+    /// longer active. Verifiers and signers of kids already in the ring are
+    /// reused, so a refresh unseals and imports only new keys.
+    pub fn replace(&self, keys: &[StoredKey], master_keys: &MasterKeys) -> Replacement {
+        let fingerprint: Vec<String> = keys.iter().map(|key| format!("{} {}", key.kid, key.state)).collect();
         let old = self.snapshot();
-        if old.fingerprint == fingerprint && !fingerprint.is_empty() {
-            return Ok(false);
+        if old.complete && old.fingerprint == fingerprint && !fingerprint.is_empty() {
+            return Replacement { changed: false, problems: Vec::new() };
         }
 
         let mut signers = HashMap::new();
         let mut published = HashMap::new();
+        let mut listed = Vec::new();
+        let mut problems = Vec::new();
         for key in keys {
             let verifier = match old.published.get(&key.kid) {
                 Some(existing) => existing.clone(),
-                None => Arc::new(PublishedKey {
-                    kid: key.kid.clone(),
-                    alg: key.alg,
-                    verifier: verifier_for(key.alg, &key.kid, &key.public_jwk)?,
-                    jwk: key.public_jwk.as_bytes().to_vec(),
-                }),
+                None => match verifier_for(key.alg, &key.kid, &key.public_jwk) {
+                    Ok(verifier) => Arc::new(PublishedKey {
+                        kid: key.kid.clone(),
+                        alg: key.alg,
+                        verifier,
+                        jwk: key.public_jwk.as_bytes().to_vec(),
+                    }),
+                    Err(error) => {
+                        problems.push(error);
+                        continue;
+                    }
+                },
             };
             published.insert(key.kid.clone(), verifier);
+            listed.push(key);
             if key.state == KeyState::Active {
-                signers.insert(key.alg, ring_signer(key, &old, master_keys)?);
+                match ring_signer(key, &old, master_keys) {
+                    Ok(signer) => {
+                        signers.insert(key.alg, signer);
+                    }
+                    Err(error) => problems.push(error),
+                }
             }
         }
 
+        let changed = old.fingerprint != fingerprint;
         let snapshot = Snapshot {
             fingerprint,
+            complete: problems.is_empty(),
             signers,
             published,
-            jwks: Arc::new(jwks_document(keys)),
+            jwks: Arc::new(jwks_document(&listed)),
         };
         *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(snapshot);
-        Ok(true)
+        Replacement { changed, problems }
     }
+}
+
+/// What `KeyRing::replace` did.
+#[derive(Debug)]
+pub struct Replacement {
+    /// The published key set differs from the previous one.
+    pub changed: bool,
+    /// Keys that could not be loaded, each left out of the ring.
+    pub problems: Vec<KeyError>,
 }
 
 fn ring_signer(key: &StoredKey, old: &Snapshot, master_keys: &MasterKeys) -> Result<Arc<dyn TokenSigner>, KeyError> {
@@ -148,7 +177,7 @@ fn ring_signer(key: &StoredKey, old: &Snapshot, master_keys: &MasterKeys) -> Res
     Ok(Arc::new(LocalSigner::new(key.kid.clone(), key.alg, signer)))
 }
 
-fn jwks_document(keys: &[StoredKey]) -> Jwks {
+fn jwks_document(keys: &[&StoredKey]) -> Jwks {
     let members: Vec<serde_json::Value> = keys
         .iter()
         .filter_map(|key| serde_json::from_str(&key.public_jwk).ok())

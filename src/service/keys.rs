@@ -77,10 +77,9 @@ impl Issuer {
     /// key, and loads the ring. Run at start, before serving.
     pub async fn prepare_keys(&self) -> Result<(), StartError> {
         self.run_key_schedule("startup").await.map_err(|error| StartError::Keys(error.to_string()))?;
-        for alg in self.settings.enabled_algs() {
-            if self.ring.signer(alg).is_none() {
-                return Err(StartError::Keys(format!("no active {alg} key could be loaded")));
-            }
+        let alg = self.settings.signing_alg;
+        if self.ring.signer(alg).is_none() {
+            return Err(StartError::Keys(format!("no active {alg} key could be loaded")));
         }
         Ok(())
     }
@@ -89,8 +88,15 @@ impl Issuer {
     /// reloads the ring. `actor` is recorded for keys created because an
     /// algorithm had none.
     pub async fn run_key_schedule(&self, actor: &str) -> Result<(), KeyServiceError> {
+        let scheduled = self.schedule_keys(actor).await;
+        // The ring is reloaded even when a step failed, so this instance
+        // still follows the database (a revocation, a promotion elsewhere).
+        let reloaded = self.reload_ring().await;
+        scheduled.and(reloaded.map(drop))
+    }
+
+    async fn schedule_keys(&self, actor: &str) -> Result<(), KeyServiceError> {
         let now = self.now();
-        let actor_owned = actor.to_owned();
         let retired = self
             .db
             .run(move |conn| signing_keys::retire_expired(conn, now, SCHEDULER))
@@ -98,18 +104,27 @@ impl Issuer {
         for kid in retired {
             tracing::info!(key.kid = %kid, "retired a signing key: its tokens have expired");
         }
+        // Read once, before this run creates keys: on a new deployment no
+        // verifier knows any key yet, so every algorithm's first key may
+        // sign at once.
+        let deployment_is_new = self.db.run(|conn| Ok(signing_keys::list(conn)?.is_empty())).await?;
         for alg in self.settings.enabled_algs() {
-            match self.schedule_algorithm(alg, now, &actor_owned).await {
+            match self.schedule_algorithm(alg, now, actor, deployment_is_new).await {
                 // Another instance made the same change: nothing to do.
                 Ok(()) | Err(KeyServiceError::Concurrent(_)) => {}
                 Err(error) => return Err(error),
             }
         }
-        self.reload_ring().await?;
         Ok(())
     }
 
-    async fn schedule_algorithm(&self, alg: Algorithm, now: NaiveDateTime, actor: &str) -> Result<(), KeyServiceError> {
+    async fn schedule_algorithm(
+        &self,
+        alg: Algorithm,
+        now: NaiveDateTime,
+        actor: &str,
+        deployment_is_new: bool,
+    ) -> Result<(), KeyServiceError> {
         let (active, pending) = self
             .db
             .run(move |conn| Ok((signing_keys::find_active(conn, alg)?, signing_keys::find_pending(conn, alg)?)))
@@ -117,14 +132,30 @@ impl Issuer {
 
         if let Some(pending) = &pending {
             let due = pending.promote_after.is_none_or(|at| at <= now);
-            if due || active.is_none() {
+            // Without an active key nothing signs access tokens, so the
+            // staged key is promoted early; other algorithms wait.
+            let nothing_signs = active.is_none() && alg == self.settings.signing_alg;
+            if due || nothing_signs {
                 self.promote(alg, &pending.kid, SCHEDULER).await?;
                 return Ok(());
             }
         }
         let Some(active) = active else {
-            let (kid, _) = self.activate_new_key(alg, actor).await?;
-            tracing::info!(key.kid = %kid, key.alg = %alg, "generated a signing key: the algorithm had none");
+            if pending.is_some() {
+                // A newly enabled additional algorithm waits for its
+                // staged key.
+                return Ok(());
+            }
+            // The access-token algorithm must sign at once. An additional
+            // algorithm newly enabled on a running deployment is staged
+            // like any rotation, so verifiers know its key before it signs.
+            if alg == self.settings.signing_alg || deployment_is_new {
+                let kid = self.create_first_key(alg, actor).await?;
+                tracing::info!(key.kid = %kid, key.alg = %alg, "generated a signing key: the algorithm had none");
+            } else {
+                let staged = self.stage_rotation(alg, actor).await?;
+                tracing::info!(key.kid = %staged.kid, key.alg = %alg, "staged the first key of a newly enabled algorithm");
+            }
             return Ok(());
         };
         let interval = self.settings.key_rotation_interval;
@@ -147,14 +178,25 @@ impl Issuer {
     /// Reloads the ring from the keys published at the clock's current
     /// time. Returns whether the published set changed.
     pub async fn reload_ring(&self) -> Result<bool, KeyServiceError> {
+        // One reload at a time, so an older read never overwrites a newer
+        // ring.
+        let _reloading = self.ring_reload.lock().await;
         let now = self.now();
         let published = self.db.run(move |conn| signing_keys::list_published(conn, now)).await?;
         let master_keys = self.master_keys.clone();
         let ring = self.ring.clone();
-        let changed = tokio::task::spawn_blocking(move || ring.replace(&published, &master_keys))
+        let replacement = tokio::task::spawn_blocking(move || ring.replace(&published, &master_keys))
             .await
-            .map_err(|error| StoreError::Unavailable(format!("key ring task failed: {error}")))??;
-        Ok(changed)
+            .map_err(|error| StoreError::Unavailable(format!("key ring task failed: {error}")))?;
+        if replacement.changed {
+            tracing::info!("reloaded the key ring: the published keys changed");
+        }
+        match replacement.problems.into_iter().next() {
+            // The ring follows the database without the key in question;
+            // the caller logs the problem.
+            Some(problem) => Err(problem.into()),
+            None => Ok(replacement.changed),
+        }
     }
 
     /// Runs the schedule every `key_refresh_interval` seconds until the

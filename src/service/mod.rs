@@ -61,6 +61,7 @@ pub struct Issuer {
     master_keys: Arc<MasterKeys>,
     secret_key: SecretHashKey,
     hash_pool: HashPool,
+    ring_reload: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Issuer {
@@ -95,11 +96,16 @@ impl Issuer {
         if migrated > 0 {
             tracing::info!(count = migrated, "applied database migrations");
         }
+        // A database that already holds sealed data needs the master key
+        // that sealed it: creating a new one would only make a second key.
+        let holds_sealed_data = sealed_secrets::find(&mut connection, CLIENT_SECRET_KEY_NAME)
+            .map_err(StoreError::from)?
+            .is_some();
         let master_keys = MasterKeys::load(
             settings.master_key.as_ref().map(|key| key.0.as_str()),
             settings.previous_master_key.as_ref().map(|key| key.0.as_str()),
             &settings.keys_dir,
-            mode == OpenMode::CreateMissing,
+            mode == OpenMode::CreateMissing && !holds_sealed_data,
         )?;
         let secret_key = load_secret_key(&mut connection, &master_keys, store::to_stored(clock.now()))?;
         let hash_pool = HashPool::new(settings.hash_workers, settings.hash_queue);
@@ -114,6 +120,7 @@ impl Issuer {
             master_keys: Arc::new(master_keys),
             secret_key,
             hash_pool,
+            ring_reload: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 

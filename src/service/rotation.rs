@@ -184,6 +184,20 @@ impl Issuer {
         Ok(retiring_key(activation.retiring, retire_after))
     }
 
+    /// Generates the key of an algorithm that has no active key. The insert
+    /// fails on the one-active index if another instance created one first,
+    /// so instances starting together never retire each other's first key.
+    pub(super) async fn create_first_key(&self, alg: Algorithm, actor: &str) -> Result<String, KeyServiceError> {
+        let key = self.new_key(alg, KeyState::Active).await?;
+        let kid = key.kid.clone();
+        let actor_owned = actor.to_owned();
+        match self.db.run(move |conn| signing_keys::insert(conn, &key, &actor_owned)).await {
+            Ok(()) => Ok(kid),
+            Err(StoreError::Conflict(_)) => Err(KeyServiceError::Concurrent(alg)),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// Generates a key and makes it active at once. Returns its kid and the
     /// key it replaced.
     pub(super) async fn activate_new_key(
@@ -204,31 +218,40 @@ impl Issuer {
         }
     }
 
-    /// Revokes `kid`: it leaves the JWKS at once and no token it signed is
-    /// accepted. If it was the active key, the pending key of its algorithm
-    /// takes over, or a new key when none is staged.
+    /// Revokes `kid`: it leaves the JWKS (on this instance at once, on the
+    /// others at their next reload) and no token it signed is accepted. If
+    /// it was the active key of an enabled algorithm, the pending key of
+    /// that algorithm takes over, or a new key when none is staged.
     pub async fn revoke(&self, kid: &str, actor: &str) -> Result<Revocation, KeyServiceError> {
         let kid_owned = kid.to_owned();
         let Some(key) = self.db.run(move |conn| signing_keys::find(conn, &kid_owned)).await? else {
             return Err(KeyServiceError::NotFound(kid.to_owned()));
         };
-        // Generated before the transaction, as RSA generation is slow; it
-        // is used only if the key is active and nothing is staged.
-        let replacement = match key.state {
-            KeyState::Active => Some(self.new_key(key.alg, KeyState::Active).await?),
-            _ => None,
-        };
+        // Generated before the transaction, since RSA generation is slow, and
+        // whatever state was read here: the transaction decides on the state
+        // it sees, which may have changed since.
+        let enabled = self.settings.enabled_algs().contains(&key.alg);
+        let replacement = if enabled { Some(self.new_key(key.alg, KeyState::Active).await?) } else { None };
         let now = self.now();
+        let replacement = replacement.map(|mut key| {
+            key.created_at = now;
+            key.activated_at = Some(now);
+            key
+        });
         let (kid_owned, actor_owned) = (kid.to_owned(), actor.to_owned());
         let outcome = self
             .db
             .run(move |conn| {
                 signing_keys::revoke(conn, &kid_owned, &actor_owned, now, |conn, alg| {
-                    if let Some(pending) = signing_keys::find_pending(conn, alg)? {
-                        signing_keys::activate_pending_in(conn, &pending.kid, &actor_owned, now)?;
+                    if let Some(pending) = signing_keys::find_pending(conn, alg)?
+                        && signing_keys::activate_pending_in(conn, &pending.kid, &actor_owned, now)?
+                    {
                         return Ok(Some(pending.kid));
                     }
                     match replacement {
+                        // Fails on the one-active index if another change
+                        // activated a key meanwhile, rolling the whole
+                        // revocation back.
                         Some(key) => {
                             signing_keys::insert_in(conn, &key, &actor_owned)?;
                             Ok(Some(key.kid))
@@ -270,6 +293,16 @@ impl Issuer {
             .map_err(|error| StoreError::Unavailable(format!("key import task failed: {error}")))??;
         let alg = imported.alg;
         self.require_enabled(alg)?;
+        // The same key material under another kid, or brought back after a
+        // revocation, would let a compromised key sign again.
+        let thumbprint = keys::public_thumbprint(&imported.public_jwk.to_string());
+        let stored = self.db.run(signing_keys::list).await?;
+        if let Some(twin) = stored.iter().find(|key| keys::public_thumbprint(&key.public_jwk) == thumbprint) {
+            return Err(KeyServiceError::Invalid(format!(
+                "this key is already stored as kid {} ({}); a key is imported once, and a revoked key never again",
+                twin.kid, twin.state
+            )));
+        }
         let state = if activate { KeyState::Active } else { KeyState::Pending };
         let key = self.seal_key(imported, state)?;
         let stored = key.clone();
@@ -283,9 +316,12 @@ impl Issuer {
         };
         match result {
             Ok(()) => {}
+            Err(StoreError::Conflict(_)) if activate => {
+                return Err(KeyServiceError::Invalid(format!("cannot import {kid}: a key with this kid exists")));
+            }
             Err(StoreError::Conflict(_)) => {
                 return Err(KeyServiceError::Invalid(format!(
-                    "cannot import {kid}: a key with this kid exists, or a rotation for {alg} is already staged"
+                    "cannot import {kid}: a key with this kid exists, or a rotation for {alg} is already staged (only one key per algorithm can be pending)"
                 )));
             }
             Err(error) => return Err(error.into()),
@@ -301,7 +337,7 @@ impl Issuer {
     pub async fn rewrap(&self) -> Result<usize, KeyServiceError> {
         let Some(previous) = self.master_keys.previous() else {
             return Err(KeyServiceError::Invalid(
-                "no previous master key is loaded: set TESSERA_PREVIOUS_MASTER_KEY or put it in previous-master.key".into(),
+                "no previous master key differing from the current one is loaded: set TESSERA_PREVIOUS_MASTER_KEY or put it in previous-master.key".into(),
             ));
         };
         let previous_id = previous.id().to_owned();

@@ -191,8 +191,11 @@ impl Issuer {
     pub(super) fn sign_access_token(&self, client: &Client, subject: String, scope: Scope) -> Result<TokenResponse, OAuthError> {
         let settings = &self.settings;
         let Some(signer) = self.ring.signer(settings.signing_alg) else {
-            tracing::error!(key.alg = %settings.signing_alg, "no active signing key is loaded");
-            return Err(OAuthError::ServerError);
+            // The active key could not be loaded (for example it was sealed
+            // by a master key this instance lacks): refuse to sign rather
+            // than sign with another key.
+            tracing::error!(key.alg = %settings.signing_alg, "no active signing key is loaded; check the master key and the key schedule warnings");
+            return Err(OAuthError::TemporarilyUnavailable { retry_after_seconds: BUSY_RETRY_AFTER_SECONDS });
         };
         // Capped, so retiring keys outlive every token even if the maximum was
         // lowered after the client was registered.

@@ -128,7 +128,15 @@ impl ConnectionManager {
 
     pub fn connect(&self) -> Result<DbConnection, ConnectionError> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgresql),
+            DatabaseUrl::Postgres(url) => {
+                let mut connection = PgConnection::establish(url)?;
+                // A row lock held elsewhere, or a stuck query, fails the
+                // request instead of stalling a worker without a trace.
+                connection
+                    .batch_execute("SET lock_timeout = '5s'; SET statement_timeout = '30s';")
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Postgresql(connection))
+            }
             DatabaseUrl::Sqlite(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                     std::fs::create_dir_all(parent).map_err(|error| {
@@ -217,9 +225,12 @@ pub fn run_migrations(connection: &mut DbConnection) -> Result<usize, String> {
     let failed = |error: &dyn std::fmt::Display| format!("database migration failed: {error}");
     let applied = match connection {
         DbConnection::Postgresql(pg) => {
-            pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).map_err(|e| failed(&e))?;
+            // Waiting for another instance's migrations may take longer than
+            // the usual lock_timeout.
+            pg.batch_execute(&format!("SET lock_timeout = '120s'; SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+                .map_err(|e| failed(&e))?;
             let applied = pg.run_pending_migrations(POSTGRES_MIGRATIONS).map(|versions| versions.len());
-            let unlocked = pg.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
+            let unlocked = pg.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY}); SET lock_timeout = '5s'"));
             let applied = applied.map_err(|e| failed(&e))?;
             unlocked.map_err(|e| failed(&e))?;
             applied

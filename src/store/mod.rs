@@ -39,9 +39,14 @@ impl From<DieselError> for StoreError {
             // Returned by a transaction that found its expected state
             // changed by a concurrent one.
             DieselError::RollbackTransaction => Self::Conflict("a concurrent change won".into()),
-            // SQLite reports lock contention that outlasted busy_timeout
-            // this way; the request may be retried.
-            DieselError::DatabaseError(_, ref info) if info.message().contains("database is locked") => {
+            // Lock contention that outlasted SQLite's busy_timeout or
+            // PostgreSQL's lock_timeout, or a query over statement_timeout:
+            // the request may be retried.
+            DieselError::DatabaseError(_, ref info)
+                if ["database is locked", "lock timeout", "statement timeout"]
+                    .iter()
+                    .any(|text| info.message().contains(text)) =>
+            {
                 Self::Unavailable(info.message().to_owned())
             }
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {

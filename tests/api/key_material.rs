@@ -18,7 +18,12 @@ use tessera::startup::Application;
 use crate::backend_tests;
 use crate::helpers::*;
 
-backend_tests!(imported_keys_keep_kid_and_old_tokens, rewrap_moves_keys_to_new_master_key);
+backend_tests!(
+    imported_keys_keep_kid_and_old_tokens,
+    rewrap_moves_keys_to_new_master_key,
+    revoked_key_material_cannot_return,
+    unloadable_active_key_stops_signing,
+);
 
 /// PEM private keys of every supported type, as another issuer might hold
 /// them, with the algorithm each is imported for.
@@ -143,4 +148,69 @@ async fn rewrap_moves_keys_to_new_master_key(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+}
+
+/// A revoked key's material cannot come back under a new kid, and one key
+/// cannot be stored twice.
+async fn revoked_key_material_cannot_return(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let pem = legacy_keys().into_iter().find(|(alg, _)| *alg == Algorithm::Es256).unwrap().1;
+
+    app.issuer.import_key(pem.clone(), None, Some("legacy".into()), false, "test").await.unwrap();
+    let twice = app.issuer.import_key(pem.clone(), None, Some("again".into()), false, "test").await.unwrap_err();
+    assert!(twice.to_string().contains("already stored as kid legacy"), "{twice}");
+
+    app.issuer.revoke("legacy", "test").await.unwrap();
+    let revived = app.issuer.import_key(pem, None, None, false, "test").await.unwrap_err();
+    assert!(revived.to_string().contains("already stored as kid legacy (revoked)"), "{revived}");
+}
+
+/// An active key this instance cannot unseal (another master key sealed
+/// it) must not leave the instance signing with an older key: the ring
+/// follows the database, and the token endpoint answers 503.
+async fn unloadable_active_key_stops_signing(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let secret = app.add_client_with(tessera::service::accounts::ClientSpec {
+        client_id: "batch".into(),
+        public: false,
+        grant_types: vec![tessera::oauth::GrantType::ClientCredentials],
+        scopes: tessera::oauth::Scope::parse("jobs").unwrap(),
+        audience: None,
+        access_token_lifetime: None,
+        chosen_secret: None,
+    })
+    .await
+    .unwrap();
+
+    // A key sealed by another instance's master key becomes active.
+    let foreign = tessera::keys::MasterKey::generate();
+    let generated = tessera::keys::generate(Algorithm::Es256).unwrap();
+    let now = app.issuer.now();
+    let key = tessera::keys::StoredKey {
+        kid: generated.kid.clone(),
+        alg: Algorithm::Es256,
+        state: tessera::keys::KeyState::Active,
+        sealed_private_key: foreign.seal(&generated.kid, &generated.private_jwk).unwrap(),
+        master_key_id: foreign.id().to_owned(),
+        public_jwk: generated.public_jwk.to_string(),
+        created_at: now,
+        activated_at: Some(now),
+        retire_after: None,
+        retired_at: None,
+        promote_after: None,
+        revoked_at: None,
+    };
+    let retire_after = now + chrono::TimeDelta::seconds(3600);
+    app.issuer
+        .db
+        .run(move |conn| tessera::store::signing_keys::activate_new(conn, &key, retire_after, "test"))
+        .await
+        .unwrap();
+
+    let reload = app.issuer.reload_ring().await.unwrap_err();
+    assert!(reload.to_string().contains("cannot be unsealed"), "{reload}");
+    let kids: Vec<String> = app.jwks().await["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect();
+    assert!(kids.contains(&generated.kid), "the ring follows the database");
+    let response = app.token(&[("grant_type", "client_credentials")], Some(("batch", &secret))).await;
+    assert_eq!(response.status(), 503);
 }
