@@ -47,7 +47,7 @@ impl FromRequest for AdminPrincipal {
 }
 
 /// Extracts the token from `Authorization: Bearer <token>`.
-fn bearer_token(request: &HttpRequest) -> Result<String, ApiError> {
+pub(super) fn bearer_token(request: &HttpRequest) -> Result<String, ApiError> {
     let mut values = request.headers().get_all(header::AUTHORIZATION);
     let Some(value) = values.next() else {
         return Err(ApiError::MissingToken);
@@ -68,7 +68,7 @@ async fn authenticate_admin(issuer: &Issuer, token: &str) -> Result<AdminPrincip
     let settings = &issuer.settings;
     let now = issuer.now().and_utc().timestamp();
     let leeway = i64::from(settings.clock_skew);
-    let verified = jwt::verify_access_token(token, &issuer.ring, &settings.issuer, &settings.issuer, now, leeway)
+    let verified = jwt::verify_access_token(token, &issuer.ring, &settings.issuer, Some(&settings.issuer), now, leeway)
         .inspect_err(|error| tracing::info!(reason = %error, "admin request rejected: invalid token"))?;
     let claims = verified.claims;
 

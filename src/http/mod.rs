@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod body;
 mod error;
+mod introspection;
 mod token;
 mod well_known;
 
@@ -31,6 +32,14 @@ pub fn routes(config: &mut web::ServiceConfig) {
             web::resource("/oauth2/token")
                 .route(web::post().to(token::token))
                 .default_service(web::to(oauth_method_not_allowed)),
+        )
+        .service(post_only("/oauth2/introspect").route(web::post().to(introspection::introspect)))
+        .service(post_only("/oauth2/revoke").route(web::post().to(introspection::revoke)))
+        .service(
+            web::resource("/oauth2/userinfo")
+                .route(web::get().to(introspection::userinfo))
+                .route(web::post().to(introspection::userinfo))
+                .default_service(web::to(|| method_not_allowed("GET, POST"))),
         )
         .service(readable("/.well-known/jwks.json", well_known::jwks))
         .service(readable("/.well-known/jwks/{kid}", well_known::jwk_by_kid))

@@ -58,13 +58,14 @@ pub struct VerifiedToken {
 }
 
 /// Checks an access token signed by a key of this ring: signature by a
-/// published kid with that key's own algorithm, `typ`, `iss`, `aud`, and
-/// `exp` and `nbf` with `leeway` seconds of clock skew.
+/// published kid with that key's own algorithm, `typ`, `iss`, `aud` (unless
+/// `audience` is `None`, for introspection and userinfo, which serve every
+/// audience), and `exp` and `nbf` with `leeway` seconds of clock skew.
 pub fn verify_access_token(
     token: &str,
     ring: &KeyRing,
     issuer: &str,
-    audience: &str,
+    audience: Option<&str>,
     now: i64,
     leeway: i64,
 ) -> Result<VerifiedToken, TokenError> {
@@ -106,13 +107,14 @@ pub fn verify_access_token(
     Ok(VerifiedToken { kid: key.kid.clone(), claims })
 }
 
-fn check_claims(claims: &Map<String, Value>, issuer: &str, audience: &str, now: i64, leeway: i64) -> Result<(), TokenError> {
+fn check_claims(claims: &Map<String, Value>, issuer: &str, audience: Option<&str>, now: i64, leeway: i64) -> Result<(), TokenError> {
     if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
         return Err(TokenError::WrongIssuer);
     }
-    let audience_matches = match claims.get("aud") {
-        Some(Value::String(single)) => single == audience,
-        Some(Value::Array(many)) => many.iter().any(|value| value.as_str() == Some(audience)),
+    let audience_matches = match (audience, claims.get("aud")) {
+        (None, Some(Value::String(_) | Value::Array(_))) => true,
+        (Some(audience), Some(Value::String(single))) => single == audience,
+        (Some(audience), Some(Value::Array(many))) => many.iter().any(|value| value.as_str() == Some(audience)),
         _ => false,
     };
     if !audience_matches {

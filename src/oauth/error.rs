@@ -22,6 +22,9 @@ pub enum OAuthError {
     UnsupportedGrantType,
     #[error("invalid_scope: {0}")]
     InvalidScope(Cow<'static, str>),
+    /// RFC 7009 §2.2.1: the token type cannot be revoked.
+    #[error("unsupported_token_type")]
+    UnsupportedTokenType,
     /// The body is larger than the endpoint accepts; sent as
     /// `invalid_request` with status 413.
     #[error("request body too large")]
@@ -51,6 +54,7 @@ impl OAuthError {
             Self::UnauthorizedClient => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
+            Self::UnsupportedTokenType => "unsupported_token_type",
             Self::TemporarilyUnavailable { .. } => "temporarily_unavailable",
             Self::ServerError => "server_error",
         }
@@ -73,9 +77,12 @@ impl OAuthError {
         match self {
             Self::InvalidRequest(text) | Self::InvalidScope(text) => text.clone(),
             Self::InvalidClient { .. } => "client authentication failed".into(),
-            Self::InvalidGrant => "the resource owner credentials are invalid".into(),
+            Self::InvalidGrant => "the resource owner credentials or the refresh token are invalid".into(),
             Self::UnauthorizedClient => "this client may not use this grant type".into(),
             Self::UnsupportedGrantType => "the grant type is not supported".into(),
+            Self::UnsupportedTokenType => {
+                "access tokens are self-contained JWTs and cannot be revoked; they stay valid until exp".into()
+            }
             Self::BodyTooLarge { limit } => format!("the request body is larger than {limit} bytes").into(),
             Self::TemporarilyUnavailable { .. } => "the server is busy; retry later".into(),
             Self::ServerError => "the server failed to process the request".into(),
@@ -98,6 +105,7 @@ mod tests {
             (OAuthError::UnauthorizedClient, "unauthorized_client", 400),
             (OAuthError::UnsupportedGrantType, "unsupported_grant_type", 400),
             (OAuthError::invalid_scope("x"), "invalid_scope", 400),
+            (OAuthError::UnsupportedTokenType, "unsupported_token_type", 400),
             (OAuthError::BodyTooLarge { limit: 1 }, "invalid_request", 413),
             (OAuthError::TemporarilyUnavailable { retry_after_seconds: 1 }, "temporarily_unavailable", 503),
             (OAuthError::ServerError, "server_error", 500),

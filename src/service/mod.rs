@@ -4,6 +4,7 @@
 
 pub mod accounts;
 mod hash_pool;
+pub mod introspection;
 pub mod keys;
 mod refresh;
 pub mod rotation;

@@ -168,6 +168,19 @@ impl Issuer {
         Ok(client)
     }
 
+    /// Loads and authenticates the client of an introspection or revocation
+    /// request, which needs no grant type.
+    pub(super) async fn authenticate_request_client(&self, credentials: &ClientCredentials) -> Result<Client, OAuthError> {
+        let client_id = credentials.client_id().to_owned();
+        let client = self.db.run(move |conn| clients::find(conn, &client_id)).await.map_err(storage_failure)?;
+        let Some(client) = client else {
+            tracing::info!(client.id = credentials.client_id(), "request rejected: unknown client");
+            return Err(credentials.failure());
+        };
+        self.authenticate_client(credentials, &client).await?;
+        Ok(client)
+    }
+
     /// Checks the presented client credentials against the registration.
     async fn authenticate_client(&self, credentials: &ClientCredentials, client: &Client) -> Result<(), OAuthError> {
         let reject = |reason: &str| {

@@ -5,6 +5,7 @@ mod helpers;
 mod admin;
 mod instances;
 mod interop;
+mod introspection;
 mod key_material;
 mod lifecycle;
 mod refresh;
