@@ -90,6 +90,10 @@ struct ClientAddArgs {
     /// Read the client secret from stdin instead of generating one.
     #[arg(long)]
     secret_stdin: bool,
+    /// Algorithm of the client's ID tokens (default: the signing_alg
+    /// setting); it must be enabled.
+    #[arg(long, value_name = "ALG")]
+    id_token_alg: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -246,6 +250,10 @@ fn client_spec(args: ClientAddArgs) -> Result<ClientSpec, String> {
     };
     let scopes = Scope::parse(&args.scope).map_err(|reason| format!("invalid --scope {:?}: {reason}", args.scope))?;
     let chosen_secret = if args.secret_stdin { Some(read_secret_line("client secret")?) } else { None };
+    let id_token_alg = match &args.id_token_alg {
+        Some(name) => Some(name.parse::<Algorithm>().map_err(|accepted| format!("invalid --id-token-alg {name:?}: {accepted}"))?),
+        None => None,
+    };
     Ok(ClientSpec {
         client_id: args.client_id,
         public: args.public,
@@ -254,6 +262,7 @@ fn client_spec(args: ClientAddArgs) -> Result<ClientSpec, String> {
         audience: args.audience,
         access_token_lifetime: args.token_lifetime,
         chosen_secret,
+        id_token_alg,
     })
 }
 

@@ -40,7 +40,7 @@ impl Discovery {
             // the truthful value.
             "response_types_supported": [],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": [settings.signing_alg.as_str()],
+            "id_token_signing_alg_values_supported": settings.enabled_algs().iter().map(|alg| alg.as_str()).collect::<Vec<_>>(),
             "access_token_signing_alg_values_supported": [settings.signing_alg.as_str()],
             "claims_supported": ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"],
         });

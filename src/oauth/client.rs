@@ -75,6 +75,9 @@ pub struct Client {
     pub access_token_lifetime: Option<u32>,
     pub disabled: bool,
     pub created_at: NaiveDateTime,
+    /// The algorithm of this client's ID tokens; the issuer's signing_alg
+    /// when unset.
+    pub id_token_alg: Option<crate::keys::Algorithm>,
 }
 
 impl Client {

@@ -127,6 +127,7 @@ mod tests {
             access_token_lifetime: None,
             disabled: false,
             created_at: chrono::NaiveDateTime::default(),
+            id_token_alg: None,
         }
     }
 

@@ -14,7 +14,7 @@ mod grant;
 mod scope;
 mod user;
 
-pub use claims::AccessTokenClaims;
+pub use claims::{AccessTokenClaims, IdTokenClaims};
 pub use client::{Client, ClientKind, GrantType, MAX_CLIENT_ID_LEN, validate_client_id};
 pub use client_auth::{ClientCredentials, ClientSecret, MAX_SECRET_LEN};
 pub use error::OAuthError;

@@ -32,6 +32,8 @@ pub struct ClientSpec {
     pub access_token_lifetime: Option<u32>,
     /// A secret the operator chose; one is generated when this is `None`.
     pub chosen_secret: Option<String>,
+    /// The algorithm of the client's ID tokens; signing_alg when `None`.
+    pub id_token_alg: Option<crate::keys::Algorithm>,
 }
 
 /// A registered client and, when Tessera generated it, the secret, shown
@@ -104,6 +106,13 @@ impl Issuer {
                 "invalid audience {audience:?}: expected 1 to 512 characters without spaces"
             )));
         }
+        if let Some(alg) = spec.id_token_alg
+            && !self.settings.enabled_algs().contains(&alg)
+        {
+            return Err(AccountError::Invalid(format!(
+                "invalid ID token algorithm {alg}: it is not enabled; add it to additional_algs"
+            )));
+        }
         let max_lifetime = self.settings.max_access_token_lifetime;
         if let Some(lifetime) = spec.access_token_lifetime
             && !(1..=max_lifetime).contains(&lifetime)
@@ -141,11 +150,12 @@ impl Issuer {
             spec.scopes.to_string(),
             spec.audience,
             spec.access_token_lifetime.map(|n| n as i32),
+            spec.id_token_alg.map(|alg| alg.as_str()),
         );
         let inserted = self
             .db
             .run(move |conn| {
-                let (grant_types, scopes, audience, lifetime) = new_client;
+                let (grant_types, scopes, audience, lifetime, id_token_alg) = new_client;
                 clients::insert(
                     conn,
                     &clients::NewClient {
@@ -158,6 +168,7 @@ impl Issuer {
                         disabled: false,
                         created_at: now,
                         updated_at: now,
+                        id_token_alg,
                     },
                 )?;
                 clients::find(conn, &client_id)

@@ -38,6 +38,7 @@ impl Issuer {
             used_at: None,
             revoked_at: None,
             revoked_reason: None,
+            auth_time: Some(now),
         };
         self.db.run(move |conn| refresh_tokens::insert(conn, &row)).await.map_err(storage_failure)?;
         Ok(token)
@@ -115,6 +116,7 @@ impl Issuer {
             used_at: None,
             revoked_at: None,
             revoked_reason: None,
+            auth_time: used.auth_time,
         };
         let successor = {
             let template = successor(&row);
@@ -139,8 +141,10 @@ impl Issuer {
             Use::Invalid => return Err(reject("refresh token expired or revoked")),
         }
 
-        let mut response = self.sign_access_token(&client, user.id.to_string(), scope)?;
+        let mut response = self.sign_access_token(&client, user.id.to_string(), scope.clone())?;
         response.refresh_token = Some(new_token);
+        let auth_time = row.auth_time.unwrap_or(row.issued_at).and_utc().timestamp();
+        response.id_token = self.id_token_for(&client, &user, &scope, auth_time)?;
         tracing::info!(client.id = %client.client_id, user.id = %user.id, grant.r#type = "refresh_token", "issued an access token");
         Ok(response)
     }

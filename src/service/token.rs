@@ -13,7 +13,7 @@ use crate::telemetry::LogThrottle;
 use crate::credentials::{self, StoredSecret};
 use crate::keys::jwt::{self, ACCESS_TOKEN_TYPE};
 use crate::oauth::{
-    AccessTokenClaims, Client, ClientKind, ClientCredentials, GrantRequest, GrantType, OAuthError, Password, Principal,
+    AccessTokenClaims, Client, ClientKind, IdTokenClaims, User, ClientCredentials, GrantRequest, GrantType, OAuthError, Password, Principal,
     Scope, granted_scope,
 };
 use crate::store::{StoreError, clients, users};
@@ -30,6 +30,9 @@ pub struct TokenResponse {
     pub scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// An OpenID Connect ID token, when the scope includes `openid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// At most one "pool saturated" line every 10 seconds.
@@ -142,6 +145,7 @@ impl Issuer {
             tracing::info!(client.id = %client.client_id, user.id = %user.id, "token request rejected: invalid scope");
         })?;
         let mut response = self.sign_access_token(&client, user.id.to_string(), scope.clone())?;
+        response.id_token = self.id_token_for(&client, &user, &scope, self.now().and_utc().timestamp())?;
         if client.allows(GrantType::RefreshToken) {
             response.refresh_token = Some(self.start_refresh_family(&client, &user, &scope).await?);
         }
@@ -236,6 +240,38 @@ impl Issuer {
             expires_in: lifetime,
             scope: claims.scope.to_string(),
             refresh_token: None,
+            id_token: None,
         })
+    }
+
+    /// Signs an ID token (OpenID Connect Core §2) when `scope` contains
+    /// `openid`, with the client's ID token algorithm. Its `typ` is `JWT`,
+    /// never `at+jwt`, so no verifier of access tokens accepts it.
+    pub(super) fn id_token_for(&self, client: &Client, user: &User, scope: &Scope, auth_time: i64) -> Result<Option<String>, OAuthError> {
+        if !scope.contains("openid") {
+            return Ok(None);
+        }
+        let alg = client.id_token_alg.unwrap_or(self.settings.signing_alg);
+        let Some(signer) = self.ring.signer(alg) else {
+            tracing::error!(key.alg = %alg, client.id = %client.client_id, "no active key to sign ID tokens with; check additional_algs");
+            return Err(OAuthError::TemporarilyUnavailable { retry_after_seconds: BUSY_RETRY_AFTER_SECONDS });
+        };
+        let claims = IdTokenClaims {
+            issuer: self.settings.issuer.clone(),
+            subject: user.id.to_string(),
+            client_id: client.client_id.clone(),
+            issued_at: self.now().and_utc().timestamp(),
+            lifetime: client
+                .access_token_lifetime
+                .unwrap_or(self.settings.access_token_lifetime)
+                .min(self.settings.max_access_token_lifetime),
+            auth_time,
+            preferred_username: scope.contains("profile").then(|| user.username.clone()),
+        };
+        let token = jwt::encode(signer.as_ref(), "JWT", &claims.to_map()).map_err(|error| {
+            tracing::error!(error = %error, key.kid = %signer.kid(), "signing an ID token failed");
+            OAuthError::ServerError
+        })?;
+        Ok(Some(token))
     }
 }

@@ -21,6 +21,7 @@ struct ClientRow {
     access_token_lifetime: Option<i32>,
     disabled: bool,
     created_at: NaiveDateTime,
+    id_token_alg: Option<String>,
 }
 
 fn corrupt(column: &str, value: &str) -> diesel::result::Error {
@@ -48,7 +49,12 @@ impl ClientRow {
             ),
             None => None,
         };
+        let id_token_alg = match &self.id_token_alg {
+            Some(name) => Some(name.parse().map_err(|_| corrupt("id_token_alg", name))?),
+            None => None,
+        };
         Ok(Client {
+            id_token_alg,
             client_id: self.client_id,
             kind,
             grant_types,
@@ -73,6 +79,7 @@ pub struct NewClient<'a> {
     pub disabled: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub id_token_alg: Option<&'a str>,
 }
 
 pub fn insert(connection: &mut DbConnection, client: &NewClient<'_>) -> QueryResult<()> {

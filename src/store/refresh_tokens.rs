@@ -26,6 +26,8 @@ pub struct RefreshTokenRow {
     pub used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
     pub revoked_reason: Option<String>,
+    /// When the user authenticated; ID tokens issued on refresh carry it.
+    pub auth_time: Option<NaiveDateTime>,
 }
 
 pub fn insert(connection: &mut DbConnection, row: &RefreshTokenRow) -> QueryResult<()> {

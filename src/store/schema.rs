@@ -22,6 +22,7 @@ diesel::table! {
         audience -> Nullable<Text>,
         access_token_lifetime -> Nullable<Integer>,
         disabled -> Bool,
+        id_token_alg -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -78,6 +79,7 @@ diesel::table! {
         used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
         revoked_reason -> Nullable<Text>,
+        auth_time -> Nullable<Timestamp>,
     }
 }
 

@@ -96,6 +96,7 @@ async fn admin_token_for_other_audience_is_rejected(backend: Backend) {
             audience: Some("https://orders.example".into()),
             access_token_lifetime: None,
             chosen_secret: None,
+            id_token_alg: None,
         })
         .await
         .unwrap();

@@ -155,6 +155,7 @@ impl TestApp {
                 audience: None,
                 access_token_lifetime: None,
                 chosen_secret: None,
+                id_token_alg: None,
             })
             .await
             .expect("client created");

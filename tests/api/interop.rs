@@ -126,6 +126,7 @@ async fn issue_token(alg: Algorithm) -> (TestApp, String, String) {
             audience: Some(AUDIENCE.to_owned()),
             access_token_lifetime: None,
             chosen_secret: None,
+            id_token_alg: None,
         })
         .await
         .expect("a generated secret");

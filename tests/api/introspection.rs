@@ -26,6 +26,7 @@ async fn setup(app: &TestApp) -> String {
         audience: None,
         access_token_lifetime: None,
         chosen_secret: None,
+        id_token_alg: None,
     })
     .await
     .unwrap()

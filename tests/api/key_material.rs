@@ -178,6 +178,7 @@ async fn unloadable_active_key_stops_signing(backend: Backend) {
         audience: None,
         access_token_lifetime: None,
         chosen_secret: None,
+        id_token_alg: None,
     })
     .await
     .unwrap();

@@ -3,14 +3,15 @@
 mod helpers;
 
 mod admin;
+mod bad_input;
+mod cli;
+mod id_tokens;
 mod instances;
 mod interop;
 mod introspection;
 mod key_material;
 mod lifecycle;
 mod refresh;
-mod bad_input;
-mod cli;
 mod token;
 mod verifier;
 mod well_known;

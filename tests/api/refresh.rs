@@ -30,6 +30,7 @@ async fn add_client(app: &TestApp, client_id: &str, grants: &[GrantType]) -> Str
         audience: None,
         access_token_lifetime: None,
         chosen_secret: None,
+        id_token_alg: None,
     })
     .await
     .unwrap()

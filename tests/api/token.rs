@@ -41,6 +41,7 @@ fn spec(client_id: &str, grants: &[GrantType], scope: &str) -> ClientSpec {
         audience: None,
         access_token_lifetime: None,
         chosen_secret: None,
+        id_token_alg: None,
     }
 }
 

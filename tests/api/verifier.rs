@@ -37,6 +37,7 @@ async fn add_api_client(app: &TestApp, grant: GrantType) -> String {
         audience: Some(AUDIENCE.into()),
         access_token_lifetime: None,
         chosen_secret: None,
+        id_token_alg: None,
     })
     .await
     .unwrap()
