@@ -34,6 +34,7 @@ export TESSERA_HTTP_WORKERS=1
 export TESSERA_HASH_WORKERS=1
 export RUST_LOG=warn
 
+"$binary" migrate >/dev/null
 echo 'correct horse battery staple' | "$binary" user add bench >/dev/null
 user_secret=$("$binary" client add web --scope read | sed -n 's/^client_secret: //p')
 machine_secret=$("$binary" client add machine --grant client_credentials --scope read | sed -n 's/^client_secret: //p')
