@@ -39,7 +39,9 @@ const SETTINGS: &[(&str, &str, &str)] = &[
     ("issuer", "TESSERA_ISSUER", "http://127.0.0.1:8080"),
     ("keys_dir", "TESSERA_KEYS_DIR", "keys"),
     ("signing_alg", "TESSERA_SIGNING_ALG", "ES256"),
-    ("additional_algs", "TESSERA_ADDITIONAL_ALGS", ""),
+    // RS256 by default: OpenID Connect Discovery §3 requires it among the
+    // ID token algorithms.
+    ("additional_algs", "TESSERA_ADDITIONAL_ALGS", "RS256"),
     ("access_token_lifetime", "TESSERA_ACCESS_TOKEN_LIFETIME", "900"),
     ("max_access_token_lifetime", "TESSERA_MAX_ACCESS_TOKEN_LIFETIME", "3600"),
     ("refresh_token_lifetime", "TESSERA_REFRESH_TOKEN_LIFETIME", "1209600"),
@@ -299,7 +301,8 @@ impl Settings {
         algs
     }
 
-    /// The `aud` for a client without its own audience.
+    /// The `aud` for a client without its own audience (`None`), or the
+    /// client's own.
     pub fn audience_for(&self, client_audience: Option<&str>) -> String {
         match client_audience {
             Some(audience) => audience.to_owned(),
@@ -458,6 +461,7 @@ mod tests {
 
     #[test]
     fn additional_algorithms_are_listed_after_signing_alg() {
+        assert_eq!(load("", &[]).unwrap().enabled_algs(), vec![Algorithm::Es256, Algorithm::Rs256]);
         let settings = load("additional_algs = [\"RS256\", \"ES256\"]", &[]).unwrap();
         assert_eq!(settings.enabled_algs(), vec![Algorithm::Es256, Algorithm::Rs256]);
         assert!(load("additional_algs = \"HS256\"", &[]).is_err());

@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::body::{MAX_FORM_BODY, read_capped, require_form_content_type, single_header};
-use crate::oauth::{ClientCredentials, FormParams, GrantRequest, OAuthError};
+use crate::oauth::{ClientCredentials, FormParams, GrantRequest, OAuthError, parse_resource};
 use crate::service::Issuer;
 
 pub async fn token(request: HttpRequest, payload: web::Payload, issuer: web::Data<Issuer>) -> Result<HttpResponse, OAuthError> {
@@ -18,9 +18,10 @@ pub async fn token(request: HttpRequest, payload: web::Payload, issuer: web::Dat
         None => None,
     };
     let credentials = ClientCredentials::from_request(authorization, &mut params)?;
+    let resource = parse_resource(&mut params)?;
     let grant = GrantRequest::from_params(&mut params)?;
 
-    let response = issuer.issue_token(credentials, grant).await?;
+    let response = issuer.issue_token(credentials, grant, resource).await?;
 
     // RFC 6749 §5.1: token responses must not be cached.
     Ok(HttpResponse::Ok()

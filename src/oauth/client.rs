@@ -2,7 +2,7 @@
 
 use chrono::NaiveDateTime;
 
-use super::Scope;
+use super::{OAuthError, Scope};
 
 /// Longest client_id accepted, in bytes.
 pub const MAX_CLIENT_ID_LEN: usize = 128;
@@ -68,8 +68,8 @@ pub struct Client {
     pub kind: ClientKind,
     pub grant_types: Vec<GrantType>,
     pub scopes: Scope,
-    /// The `aud` of this client's access tokens; the issuer's default when
-    /// unset.
+    /// The audiences this client's access tokens may have, space-separated;
+    /// the first is the default. The issuer's default audience when unset.
     pub audience: Option<String>,
     /// Access token lifetime in seconds; the issuer's default when unset.
     pub access_token_lifetime: Option<u32>,
@@ -84,6 +84,40 @@ impl Client {
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
     }
+
+    /// Picks the `aud` of an access token (RFC 8707 §2): the requested
+    /// resource if the client may address it, else `invalid_target`;
+    /// without a request, the client's first audience, or `default`.
+    pub fn select_audience(&self, default: &str, requested: Option<&str>) -> Result<String, OAuthError> {
+        let registered: Vec<&str> = self.audience.as_deref().unwrap_or_default().split(' ').filter(|a| !a.is_empty()).collect();
+        let allowed = if registered.is_empty() { vec![default] } else { registered };
+        match requested {
+            None => Ok(allowed[0].to_owned()),
+            Some(resource) if allowed.contains(&resource) => Ok(resource.to_owned()),
+            Some(_) => Err(OAuthError::InvalidTarget),
+        }
+    }
+}
+
+/// Longest `resource` or `audience` value accepted.
+const MAX_RESOURCE_LEN: usize = 512;
+
+/// Reads the RFC 8707 `resource` parameter, or `audience` as some clients
+/// name it. Both may be sent only with the same value.
+pub fn parse_resource(params: &mut super::FormParams) -> Result<Option<String>, OAuthError> {
+    let resource = params.take("resource");
+    let audience = params.take("audience");
+    let chosen = match (resource, audience) {
+        (Some(resource), Some(audience)) if resource != audience => {
+            return Err(OAuthError::invalid_request("resource and audience name different targets"));
+        }
+        (Some(value), _) | (None, Some(value)) => Some(value),
+        (None, None) => None,
+    };
+    if chosen.as_ref().is_some_and(|value| value.len() > MAX_RESOURCE_LEN) {
+        return Err(OAuthError::InvalidTarget);
+    }
+    Ok(chosen)
 }
 
 /// Checks a client_id chosen at registration: 1 to 128 characters from the

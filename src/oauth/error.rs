@@ -22,6 +22,10 @@ pub enum OAuthError {
     UnsupportedGrantType,
     #[error("invalid_scope: {0}")]
     InvalidScope(Cow<'static, str>),
+    /// RFC 8707 §2: the requested resource is not one this client may
+    /// address.
+    #[error("invalid_target")]
+    InvalidTarget,
     /// RFC 7009 §2.2.1: the token type cannot be revoked.
     #[error("unsupported_token_type")]
     UnsupportedTokenType,
@@ -55,6 +59,7 @@ impl OAuthError {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::InvalidTarget => "invalid_target",
             Self::TemporarilyUnavailable { .. } => "temporarily_unavailable",
             Self::ServerError => "server_error",
         }
@@ -80,6 +85,7 @@ impl OAuthError {
             Self::InvalidGrant => "the resource owner credentials or the refresh token are invalid".into(),
             Self::UnauthorizedClient => "this client may not use this grant type".into(),
             Self::UnsupportedGrantType => "the grant type is not supported".into(),
+            Self::InvalidTarget => "the requested resource is not registered for this client".into(),
             Self::UnsupportedTokenType => {
                 "access tokens are self-contained JWTs and cannot be revoked; they stay valid until exp".into()
             }
@@ -106,6 +112,7 @@ mod tests {
             (OAuthError::UnsupportedGrantType, "unsupported_grant_type", 400),
             (OAuthError::invalid_scope("x"), "invalid_scope", 400),
             (OAuthError::UnsupportedTokenType, "unsupported_token_type", 400),
+            (OAuthError::InvalidTarget, "invalid_target", 400),
             (OAuthError::BodyTooLarge { limit: 1 }, "invalid_request", 413),
             (OAuthError::TemporarilyUnavailable { retry_after_seconds: 1 }, "temporarily_unavailable", 503),
             (OAuthError::ServerError, "server_error", 500),

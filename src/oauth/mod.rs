@@ -15,7 +15,7 @@ mod scope;
 mod user;
 
 pub use claims::{AccessTokenClaims, IdTokenClaims};
-pub use client::{Client, ClientKind, GrantType, MAX_CLIENT_ID_LEN, validate_client_id};
+pub use client::{Client, ClientKind, GrantType, MAX_CLIENT_ID_LEN, parse_resource, validate_client_id};
 pub use client_auth::{ClientCredentials, ClientSecret, MAX_SECRET_LEN};
 pub use error::OAuthError;
 pub use form::FormParams;

@@ -99,12 +99,16 @@ impl Issuer {
                 "a public client cannot use client_credentials: that grant needs a client secret".into(),
             ));
         }
-        if let Some(audience) = &spec.audience
-            && (audience.is_empty() || audience.len() > 512 || audience.contains(char::is_whitespace))
-        {
-            return Err(AccountError::Invalid(format!(
-                "invalid audience {audience:?}: expected 1 to 512 characters without spaces"
-            )));
+        if let Some(audience) = &spec.audience {
+            let audiences: Vec<&str> = audience.split(' ').filter(|a| !a.is_empty()).collect();
+            let valid = !audiences.is_empty()
+                && audiences.len() <= 16
+                && audiences.iter().all(|a| a.len() <= 512 && !a.contains(char::is_whitespace));
+            if !valid {
+                return Err(AccountError::Invalid(format!(
+                    "invalid audience {audience:?}: expected 1 to 16 space-separated values of up to 512 characters"
+                )));
+            }
         }
         if let Some(alg) = spec.id_token_alg
             && !self.settings.enabled_algs().contains(&alg)

@@ -153,8 +153,14 @@ impl Issuer {
                 let kid = self.create_first_key(alg, actor).await?;
                 tracing::info!(key.kid = %kid, key.alg = %alg, "generated a signing key: the algorithm had none");
             } else {
-                let staged = self.stage_rotation(alg, actor).await?;
-                tracing::info!(key.kid = %staged.kid, key.alg = %alg, "staged the first key of a newly enabled algorithm");
+                match self.stage_rotation(alg, actor).await {
+                    Ok(staged) => {
+                        tracing::info!(key.kid = %staged.kid, key.alg = %alg, "staged the first key of a newly enabled algorithm");
+                    }
+                    // Another instance staged it first.
+                    Err(KeyServiceError::AlreadyStaged { .. }) => {}
+                    Err(error) => return Err(error),
+                }
             }
             return Ok(());
         };

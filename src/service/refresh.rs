@@ -55,6 +55,7 @@ impl Issuer {
         credentials: ClientCredentials,
         presented: RefreshTokenValue,
         requested_scope: Option<Scope>,
+        resource: Option<&str>,
     ) -> Result<TokenResponse, OAuthError> {
         let client_id = credentials.client_id().to_owned();
         let token_hash = self.secret_key.digest(presented.expose());
@@ -98,6 +99,9 @@ impl Issuer {
         }
         let principal = if user.is_admin { Principal::Administrator } else { Principal::Regular };
         let scope = granted_scope(&client, principal, Some(&requested))?;
+        // Checked before the token is used up, so a wrong resource leaves
+        // the refresh token valid.
+        client.select_audience(&self.settings.audience_for(None), resource)?;
 
         let now = self.now();
         let new_token = credentials::generate_client_secret();
@@ -141,7 +145,7 @@ impl Issuer {
             Use::Invalid => return Err(reject("refresh token expired or revoked")),
         }
 
-        let mut response = self.sign_access_token(&client, user.id.to_string(), scope.clone())?;
+        let mut response = self.sign_access_token(&client, user.id.to_string(), scope.clone(), resource)?;
         response.refresh_token = Some(new_token);
         let auth_time = row.auth_time.unwrap_or(row.issued_at).and_utc().timestamp();
         response.id_token = self.id_token_for(&client, &user, &scope, auth_time)?;

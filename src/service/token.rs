@@ -66,13 +66,22 @@ pub(super) fn storage_failure(error: StoreError) -> OAuthError {
 
 impl Issuer {
     /// Handles a parsed token request.
-    pub async fn issue_token(&self, credentials: ClientCredentials, grant: GrantRequest) -> Result<TokenResponse, OAuthError> {
+    /// `resource` is the RFC 8707 target, which picks the token's `aud`.
+    pub async fn issue_token(
+        &self,
+        credentials: ClientCredentials,
+        grant: GrantRequest,
+        resource: Option<String>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let resource = resource.as_deref();
         match grant {
             GrantRequest::Password { username, password, scope } => {
-                self.password_grant(credentials, username, password, scope).await
+                self.password_grant(credentials, username, password, scope, resource).await
             }
-            GrantRequest::ClientCredentials { scope } => self.client_credentials_grant(credentials, scope).await,
-            GrantRequest::RefreshToken { refresh_token, scope } => self.refresh_grant(credentials, refresh_token, scope).await,
+            GrantRequest::ClientCredentials { scope } => self.client_credentials_grant(credentials, scope, resource).await,
+            GrantRequest::RefreshToken { refresh_token, scope } => {
+                self.refresh_grant(credentials, refresh_token, scope, resource).await
+            }
         }
     }
 
@@ -82,6 +91,7 @@ impl Issuer {
         &self,
         credentials: ClientCredentials,
         requested_scope: Option<Scope>,
+        resource: Option<&str>,
     ) -> Result<TokenResponse, OAuthError> {
         let client_id = credentials.client_id().to_owned();
         let client = self.db.run(move |conn| clients::find(conn, &client_id)).await.map_err(storage_failure)?;
@@ -95,7 +105,7 @@ impl Issuer {
         let scope = granted_scope(&client, Principal::Regular, requested_scope.as_ref()).inspect_err(|_| {
             tracing::info!(client.id = %client.client_id, "token request rejected: invalid scope");
         })?;
-        let response = self.sign_access_token(&client, client.client_id.clone(), scope)?;
+        let response = self.sign_access_token(&client, client.client_id.clone(), scope, resource)?;
         tracing::info!(client.id = %client.client_id, grant.r#type = "client_credentials", "issued an access token");
         Ok(response)
     }
@@ -107,6 +117,7 @@ impl Issuer {
         username: String,
         password: Password,
         requested_scope: Option<Scope>,
+        resource: Option<&str>,
     ) -> Result<TokenResponse, OAuthError> {
         let client_id = credentials.client_id().to_owned();
         let (client, user) = self
@@ -144,7 +155,7 @@ impl Issuer {
         let scope = granted_scope(&client, principal, requested_scope.as_ref()).inspect_err(|_| {
             tracing::info!(client.id = %client.client_id, user.id = %user.id, "token request rejected: invalid scope");
         })?;
-        let mut response = self.sign_access_token(&client, user.id.to_string(), scope.clone())?;
+        let mut response = self.sign_access_token(&client, user.id.to_string(), scope.clone(), resource)?;
         response.id_token = self.id_token_for(&client, &user, &scope, self.now().and_utc().timestamp())?;
         if client.allows(GrantType::RefreshToken) {
             response.refresh_token = Some(self.start_refresh_family(&client, &user, &scope).await?);
@@ -205,8 +216,17 @@ impl Issuer {
     }
 
     /// Builds and signs an RFC 9068 access token for `subject`.
-    pub(super) fn sign_access_token(&self, client: &Client, subject: String, scope: Scope) -> Result<TokenResponse, OAuthError> {
+    pub(super) fn sign_access_token(
+        &self,
+        client: &Client,
+        subject: String,
+        scope: Scope,
+        resource: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
         let settings = &self.settings;
+        let audience = client.select_audience(&settings.audience_for(None), resource).inspect_err(|_| {
+            tracing::info!(client.id = %client.client_id, "token request rejected: resource not registered for the client");
+        })?;
         let Some(signer) = self.ring.signer(settings.signing_alg) else {
             // The active key could not be loaded (for example it was sealed
             // by a master key this instance lacks): refuse to sign rather
@@ -223,7 +243,7 @@ impl Issuer {
         let claims = AccessTokenClaims {
             issuer: settings.issuer.clone(),
             subject,
-            audience: settings.audience_for(client.audience.as_deref()),
+            audience,
             client_id: client.client_id.clone(),
             scope,
             issued_at: self.now().and_utc().timestamp(),

@@ -68,6 +68,9 @@ fn base_settings(folder: &std::path::Path) -> Settings {
     settings.database_url = DatabaseUrl::Sqlite(folder.join("tessera.db"));
     settings.hash_workers = 2;
     settings.http_workers = 2;
+    // One key ring (ES256) unless a test enables more: the default RS256
+    // ring costs an RSA key generation per test and adds JWKS entries.
+    settings.additional_algs = Vec::new();
     settings
 }
 

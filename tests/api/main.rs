@@ -5,6 +5,7 @@ mod helpers;
 mod admin;
 mod bad_input;
 mod cli;
+mod client_interop;
 mod id_tokens;
 mod instances;
 mod interop;

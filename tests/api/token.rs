@@ -359,3 +359,58 @@ async fn saturated_hash_pool_returns_503(backend: Backend) {
     }
     assert!(busy > 0, "no request was turned away while the pool was full");
 }
+
+mod resource_indicators {
+    //! RFC 8707: the `resource` parameter picks the access token's `aud`.
+
+    use serde_json::Value;
+    use tessera::oauth::{GrantType, Scope};
+    use tessera::service::accounts::ClientSpec;
+
+    use crate::backend_tests;
+    use crate::helpers::*;
+
+    backend_tests!(resource_selects_registered_audience);
+
+    async fn resource_selects_registered_audience(backend: Backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let secret = app
+            .add_client_with(ClientSpec {
+                client_id: "gateway".into(),
+                public: false,
+                grant_types: vec![GrantType::ClientCredentials],
+                scopes: Scope::parse("read").unwrap(),
+                audience: Some("https://orders.example https://billing.example".into()),
+                access_token_lifetime: None,
+                chosen_secret: None,
+                id_token_alg: None,
+            })
+            .await
+            .unwrap();
+        let aud = |body: &Value| decode_unverified(body["access_token"].as_str().unwrap()).1["aud"].clone();
+
+        let default: Value = app.token(&[("grant_type", "client_credentials")], Some(("gateway", &secret))).await.json().await.unwrap();
+        assert_eq!(aud(&default), "https://orders.example", "the first audience is the default");
+
+        for parameter in ["resource", "audience"] {
+            let form = [("grant_type", "client_credentials"), (parameter, "https://billing.example")];
+            let chosen: Value = app.token(&form, Some(("gateway", &secret))).await.json().await.unwrap();
+            assert_eq!(aud(&chosen), "https://billing.example", "{parameter}");
+        }
+
+        let unknown = app
+            .token(&[("grant_type", "client_credentials"), ("resource", "https://evil.example")], Some(("gateway", &secret)))
+            .await;
+        assert_eq!(unknown.status(), 400);
+        let body: Value = unknown.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_target");
+
+        let conflicting = app
+            .token(
+                &[("grant_type", "client_credentials"), ("resource", "https://orders.example"), ("audience", "https://billing.example")],
+                Some(("gateway", &secret)),
+            )
+            .await;
+        assert_eq!(conflicting.status(), 400);
+    }
+}
