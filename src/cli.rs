@@ -10,7 +10,7 @@ use crate::config::Settings;
 use crate::keys::{Algorithm, KeyState};
 use crate::oauth::{GrantType, Password, Scope};
 use crate::service::Issuer;
-use crate::service::accounts::ClientSpec;
+use crate::service::clients::ClientSpec;
 use crate::startup::Application;
 use crate::store;
 
@@ -222,10 +222,7 @@ async fn client(issuer: Issuer, command: ClientCommand) -> Result<(), String> {
         ClientCommand::List => {
             println!("{:<32}  {:<12}  {:<24}  SCOPES", "CLIENT_ID", "TYPE", "GRANTS");
             for client in issuer.list_clients().await.map_err(|e| e.to_string())? {
-                let kind = match client.kind {
-                    crate::oauth::ClientKind::Public => "public",
-                    crate::oauth::ClientKind::Confidential { .. } => "confidential",
-                };
+                let kind = client.kind.as_str();
                 let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
                 let state = if client.disabled { " (disabled)" } else { "" };
                 println!("{:<32}  {:<12}  {:<24}  {}{state}", client.client_id, kind, grants.join(","), client.scopes);
@@ -263,6 +260,9 @@ fn client_spec(args: ClientAddArgs) -> Result<ClientSpec, String> {
         access_token_lifetime: args.token_lifetime,
         chosen_secret,
         id_token_alg,
+        jwks: None,
+        auth_method: None,
+        redirect_uris: Vec::new(),
     })
 }
 

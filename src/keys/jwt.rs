@@ -133,6 +133,14 @@ fn check_claims(claims: &Map<String, Value>, issuer: &str, audience: Option<&str
     Ok(())
 }
 
+/// Reads `sub` from a JWT without checking anything, to find which
+/// client's keys must verify it. The result is untrusted until verified.
+pub fn unverified_subject(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let unverified_claims = decode_object(payload).ok()?;
+    unverified_claims.get("sub")?.as_str().map(str::to_owned)
+}
+
 fn decode_object(part: &str) -> Result<Map<String, Value>, TokenError> {
     let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenError::Malformed)?;
     match serde_json::from_slice(&bytes) {

@@ -222,6 +222,13 @@ pub fn verifier_for(alg: Algorithm, kid: &str, public_jwk: &str) -> Result<Box<d
         reason,
     };
     let jwk = Jwk::from_bytes(public_jwk.as_bytes()).map_err(|error| unusable(error.to_string()))?;
+    verifier_from_jwk(alg, &jwk).map_err(|error| unusable(error.to_string()))
+}
+
+/// Builds a josekit verifier for `alg` from a parsed JWK; josekit checks
+/// that the key type, `use`, `key_ops` and `alg` fit.
+pub(crate) fn verifier_from_jwk(alg: Algorithm, jwk: &Jwk) -> Result<Box<dyn JwsVerifier>, josekit::JoseError> {
+    let jwk = jwk.clone();
     let verifier: Result<Box<dyn JwsVerifier>, _> = match alg {
         Algorithm::Rs256 => RS256.verifier_from_jwk(&jwk).map(|v| Box::new(v) as _),
         Algorithm::Ps256 => PS256.verifier_from_jwk(&jwk).map(|v| Box::new(v) as _),
@@ -229,7 +236,7 @@ pub fn verifier_for(alg: Algorithm, kid: &str, public_jwk: &str) -> Result<Box<d
         Algorithm::Es384 => ES384.verifier_from_jwk(&jwk).map(|v| Box::new(v) as _),
         Algorithm::EdDsa => EdDSA.verifier_from_jwk(&jwk).map(|v| Box::new(v) as _),
     };
-    verifier.map_err(|error| unusable(error.to_string()))
+    verifier
 }
 
 #[cfg(test)]

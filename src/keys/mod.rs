@@ -14,6 +14,7 @@
 //!   no token it signed.
 
 mod algorithm;
+pub mod assertion;
 pub mod jwt;
 mod material;
 mod master_key;

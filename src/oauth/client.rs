@@ -44,21 +44,65 @@ impl std::str::FromStr for GrantType {
     }
 }
 
-/// Whether a client can keep a secret (RFC 6749 §2.1).
+/// Whether a client can keep a secret (RFC 6749 §2.1), and how it proves
+/// it.
 #[derive(Clone, PartialEq, Eq)]
 pub enum ClientKind {
     /// Authenticates with a secret, stored only as a hash.
     Confidential { secret_hash: String },
+    /// Authenticates with assertions signed by a key of this JWKS (RFC 7523).
+    PrivateKeyJwt { jwks: String },
     /// Sends only its client_id.
     Public,
 }
 
+impl ClientKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Confidential { .. } => "confidential",
+            Self::PrivateKeyJwt { .. } => "private_key_jwt",
+            Self::Public => "public",
+        }
+    }
+}
+
 impl std::fmt::Debug for ClientKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `token_endpoint_auth_method` (RFC 7591 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    PrivateKeyJwt,
+    None,
+}
+
+impl AuthMethod {
+    pub const ALL: [AuthMethod; 4] =
+        [AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost, AuthMethod::PrivateKeyJwt, AuthMethod::None];
+
+    pub fn as_str(self) -> &'static str {
         match self {
-            Self::Confidential { .. } => f.write_str("Confidential"),
-            Self::Public => f.write_str("Public"),
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::None => "none",
         }
+    }
+}
+
+impl std::str::FromStr for AuthMethod {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|method| method.as_str() == value).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|m| m.as_str()).collect();
+            format!("expected one of: {}", names.join(", "))
+        })
     }
 }
 
@@ -78,6 +122,12 @@ pub struct Client {
     /// The algorithm of this client's ID tokens; the issuer's signing_alg
     /// when unset.
     pub id_token_alg: Option<crate::keys::Algorithm>,
+    /// The one authentication method allowed, when registered; otherwise
+    /// any method that fits the kind.
+    pub auth_method: Option<AuthMethod>,
+    /// Registered redirect URIs, kept for an authorization endpoint; unused
+    /// by the grants Tessera serves.
+    pub redirect_uris: Vec<String>,
 }
 
 impl Client {

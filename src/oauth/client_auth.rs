@@ -1,9 +1,10 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3).
 //!
-//! Three methods are accepted: `client_secret_basic` (HTTP Basic, with the
+//! Four methods are accepted: `client_secret_basic` (HTTP Basic, with the
 //! §2.3.1 form-url-decoding of id and secret), `client_secret_post` (both in
-//! the body) and `none` (a public client sends only its client_id). Using
-//! two methods in one request is `invalid_request`.
+//! the body), `private_key_jwt` (a JWT assertion signed with the client's
+//! key, RFC 7523 §2.2) and `none` (a public client sends only its
+//! client_id). Using two methods in one request is `invalid_request`.
 
 use base64::Engine;
 use base64::alphabet::STANDARD as STANDARD_ALPHABET;
@@ -11,7 +12,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use percent_encoding::percent_decode;
 
-use super::{Client, ClientKind, FormParams, OAuthError};
+use super::{AuthMethod, Client, ClientKind, FormParams, OAuthError};
 
 /// Longest client secret accepted, in bytes; checked before any hashing.
 pub const MAX_SECRET_LEN: usize = 512;
@@ -50,7 +51,24 @@ impl std::fmt::Debug for ClientSecret {
 pub enum ClientCredentials {
     Basic { client_id: String, secret: ClientSecret },
     Post { client_id: String, secret: ClientSecret },
+    /// RFC 7523 §2.2: `assertion` is checked against the client's JWKS.
+    Assertion { client_id: String, assertion: String },
     None { client_id: String },
+}
+
+/// The `client_assertion_type` of RFC 7523 §2.2.
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Longest client assertion parsed.
+const MAX_ASSERTION_LEN: usize = 8 * 1024;
+
+/// What authenticating a client takes.
+pub enum Verification<'a> {
+    /// Check a secret against the stored hash.
+    Secret { secret: &'a ClientSecret, stored_hash: &'a str },
+    /// Check a signed assertion against the client's public keys.
+    Assertion { assertion: &'a str, jwks: &'a str },
+    /// A public client: nothing to check.
+    Nothing,
 }
 
 impl ClientCredentials {
@@ -59,6 +77,30 @@ impl ClientCredentials {
     pub fn from_request(authorization: Option<&str>, params: &mut FormParams) -> Result<Self, OAuthError> {
         let body_id = params.take("client_id");
         let body_secret = params.take("client_secret");
+        let assertion_type = params.take("client_assertion_type");
+        let assertion = params.take("client_assertion");
+
+        if assertion_type.is_some() || assertion.is_some() {
+            if authorization.is_some() || body_secret.is_some() {
+                return Err(OAuthError::invalid_request("the client used more than one authentication method"));
+            }
+            if assertion_type.as_deref() != Some(JWT_BEARER_ASSERTION) {
+                return Err(OAuthError::invalid_request("client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
+            }
+            let assertion = assertion.ok_or_else(|| OAuthError::invalid_request("the client_assertion parameter is missing"))?;
+            if assertion.len() > MAX_ASSERTION_LEN {
+                return Err(OAuthError::InvalidClient { basic: false });
+            }
+            // The client is named by the assertion's sub (RFC 7523 §3); a
+            // client_id in the body must agree. The signature is checked
+            // later against that client's keys.
+            let claimed = crate::keys::jwt::unverified_subject(&assertion).ok_or(OAuthError::InvalidClient { basic: false })?;
+            if body_id.as_ref().is_some_and(|id| *id != claimed) {
+                return Err(OAuthError::InvalidClient { basic: false });
+            }
+            check_length(&claimed, false)?;
+            return Ok(Self::Assertion { client_id: claimed, assertion });
+        }
 
         let Some(header) = authorization else {
             let client_id = body_id.ok_or_else(|| {
@@ -92,7 +134,10 @@ impl ClientCredentials {
 
     pub fn client_id(&self) -> &str {
         match self {
-            Self::Basic { client_id, .. } | Self::Post { client_id, .. } | Self::None { client_id } => client_id,
+            Self::Basic { client_id, .. }
+            | Self::Post { client_id, .. }
+            | Self::Assertion { client_id, .. }
+            | Self::None { client_id } => client_id,
         }
     }
 
@@ -106,20 +151,31 @@ impl ClientCredentials {
         OAuthError::InvalidClient { basic: self.used_basic() }
     }
 
-    /// Decides how `client` must be authenticated with these credentials.
-    /// Returns the secret and stored hash to verify, or `None` for a public
-    /// client, which has nothing to verify.
-    pub fn secret_to_verify<'a>(&'a self, client: &'a Client) -> Result<Option<(&'a ClientSecret, &'a str)>, OAuthError> {
-        if client.disabled {
+    /// The registered method these credentials use.
+    pub fn method(&self) -> AuthMethod {
+        match self {
+            Self::Basic { .. } => AuthMethod::ClientSecretBasic,
+            Self::Post { .. } => AuthMethod::ClientSecretPost,
+            Self::Assertion { .. } => AuthMethod::PrivateKeyJwt,
+            Self::None { .. } => AuthMethod::None,
+        }
+    }
+
+    /// Decides how `client` must be authenticated with these credentials:
+    /// the client's kind fixes the family of methods, and a registered
+    /// `token_endpoint_auth_method` narrows it to one.
+    pub fn verification<'a>(&'a self, client: &'a Client) -> Result<Verification<'a>, OAuthError> {
+        if client.disabled || client.auth_method.is_some_and(|method| method != self.method()) {
             return Err(self.failure());
         }
         match (&client.kind, self) {
             (ClientKind::Confidential { secret_hash }, Self::Basic { secret, .. } | Self::Post { secret, .. }) => {
-                Ok(Some((secret, secret_hash.as_str())))
+                Ok(Verification::Secret { secret, stored_hash: secret_hash })
             }
-            (ClientKind::Public, Self::None { .. }) => Ok(None),
-            // A confidential client without a secret, or a public client
-            // presenting one.
+            (ClientKind::PrivateKeyJwt { jwks }, Self::Assertion { assertion, .. }) => Ok(Verification::Assertion { assertion, jwks }),
+            (ClientKind::Public, Self::None { .. }) => Ok(Verification::Nothing),
+            // A method that does not fit the client's kind, such as a
+            // public client presenting a secret.
             _ => Err(self.failure()),
         }
     }

@@ -128,6 +128,8 @@ mod tests {
             disabled: false,
             created_at: chrono::NaiveDateTime::default(),
             id_token_alg: None,
+            auth_method: None,
+            redirect_uris: Vec::new(),
         }
     }
 

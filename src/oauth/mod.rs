@@ -15,8 +15,8 @@ mod scope;
 mod user;
 
 pub use claims::{AccessTokenClaims, IdTokenClaims};
-pub use client::{Client, ClientKind, GrantType, MAX_CLIENT_ID_LEN, parse_resource, validate_client_id};
-pub use client_auth::{ClientCredentials, ClientSecret, MAX_SECRET_LEN};
+pub use client::{AuthMethod, Client, ClientKind, GrantType, MAX_CLIENT_ID_LEN, parse_resource, validate_client_id};
+pub use client_auth::{ClientCredentials, ClientSecret, JWT_BEARER_ASSERTION, MAX_SECRET_LEN, Verification};
 pub use error::OAuthError;
 pub use form::FormParams;
 pub use grant::{GrantRequest, Principal, RefreshTokenValue, granted_scope};

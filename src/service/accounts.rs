@@ -1,13 +1,14 @@
-//! Users and clients: creation, listing and disabling, shared by the CLI
-//! and the admin API.
+//! Users: creation, listing, changes and deletion, shared by the CLI and
+//! the admin API.
 
+use diesel::Connection;
 use uuid::Uuid;
 
 use super::Issuer;
-use crate::credentials::{self, MIN_CHOSEN_SECRET_LEN};
-use crate::oauth::{Client, GrantType, MAX_SECRET_LEN, Password, Scope, User, validate_client_id, validate_username};
+use crate::credentials;
 use crate::keys::KeyState;
-use crate::store::{StoreError, clients, signing_keys, users};
+use crate::oauth::{Password, User, validate_username};
+use crate::store::{StoreError, refresh_tokens, signing_keys, users};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -19,28 +20,6 @@ pub enum AccountError {
     NotFound(String),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// What an operator asks for when registering a client.
-#[derive(Debug)]
-pub struct ClientSpec {
-    pub client_id: String,
-    pub public: bool,
-    pub grant_types: Vec<GrantType>,
-    pub scopes: Scope,
-    pub audience: Option<String>,
-    pub access_token_lifetime: Option<u32>,
-    /// A secret the operator chose; one is generated when this is `None`.
-    pub chosen_secret: Option<String>,
-    /// The algorithm of the client's ID tokens; signing_alg when `None`.
-    pub id_token_alg: Option<crate::keys::Algorithm>,
-}
-
-/// A registered client and, when Tessera generated it, the secret, shown
-/// this once and never stored in clear.
-pub struct CreatedClient {
-    pub client: Client,
-    pub generated_secret: Option<String>,
 }
 
 impl Issuer {
@@ -89,115 +68,58 @@ impl Issuer {
         if found { Ok(()) } else { Err(AccountError::NotFound(format!("no user named {username:?}"))) }
     }
 
-    pub async fn create_client(&self, spec: ClientSpec) -> Result<CreatedClient, AccountError> {
-        validate_client_id(&spec.client_id).map_err(AccountError::Invalid)?;
-        if spec.grant_types.is_empty() {
-            return Err(AccountError::Invalid("a client needs at least one grant type".into()));
-        }
-        if spec.public && spec.grant_types.contains(&GrantType::ClientCredentials) {
-            return Err(AccountError::Invalid(
-                "a public client cannot use client_credentials: that grant needs a client secret".into(),
-            ));
-        }
-        if let Some(audience) = &spec.audience {
-            let audiences: Vec<&str> = audience.split(' ').filter(|a| !a.is_empty()).collect();
-            let valid = !audiences.is_empty()
-                && audiences.len() <= 16
-                && audiences.iter().all(|a| a.len() <= 512 && !a.contains(char::is_whitespace));
-            if !valid {
-                return Err(AccountError::Invalid(format!(
-                    "invalid audience {audience:?}: expected 1 to 16 space-separated values of up to 512 characters"
-                )));
-            }
-        }
-        if let Some(alg) = spec.id_token_alg
-            && !self.settings.enabled_algs().contains(&alg)
-        {
-            return Err(AccountError::Invalid(format!(
-                "invalid ID token algorithm {alg}: it is not enabled; add it to additional_algs"
-            )));
-        }
-        let max_lifetime = self.settings.max_access_token_lifetime;
-        if let Some(lifetime) = spec.access_token_lifetime
-            && !(1..=max_lifetime).contains(&lifetime)
-        {
-            return Err(AccountError::Invalid(format!(
-                "invalid access token lifetime {lifetime}: expected seconds from 1 to {max_lifetime} (max_access_token_lifetime)"
-            )));
-        }
+    pub async fn find_user(&self, id: Uuid) -> Result<User, AccountError> {
+        self.db
+            .run(move |conn| users::find_by_id(conn, id))
+            .await?
+            .ok_or_else(|| AccountError::NotFound(format!("no user with id {id}")))
+    }
 
-        let (secret_hash, generated_secret) = match (spec.public, spec.chosen_secret) {
-            (true, Some(_)) => return Err(AccountError::Invalid("a public client has no secret".into())),
-            (true, None) => (None, None),
-            (false, Some(chosen)) => {
-                if chosen.chars().count() < MIN_CHOSEN_SECRET_LEN || chosen.len() > MAX_SECRET_LEN {
-                    return Err(AccountError::Invalid(format!(
-                        "a client secret must have {MIN_CHOSEN_SECRET_LEN} to {MAX_SECRET_LEN} characters"
-                    )));
-                }
-                let hash = tokio::task::spawn_blocking(move || credentials::hash_argon2(&chosen))
+    /// Changes a user's password, admin flag or disabled flag; `None`
+    /// leaves a field as it is.
+    pub async fn update_user(
+        &self,
+        id: Uuid,
+        password: Option<Password>,
+        is_admin: Option<bool>,
+        disabled: Option<bool>,
+    ) -> Result<User, AccountError> {
+        let password_hash = match password {
+            Some(password) => Some(
+                self.hash_pool
+                    .run(move || credentials::hash_argon2(password.expose()))
                     .await
-                    .map_err(|error| StoreError::Unavailable(format!("hashing task failed: {error}")))?;
-                (Some(hash), None)
-            }
-            (false, None) => {
-                let secret = credentials::generate_client_secret();
-                (Some(self.secret_key.hash_generated(&secret)), Some(secret))
-            }
+                    .map_err(|_| StoreError::Unavailable("the password hashing pool is full".into()))?,
+            ),
+            None => None,
         };
-
         let now = self.now();
-        let client_id = spec.client_id.clone();
-        let grant_types: Vec<&str> = spec.grant_types.iter().map(|g| g.as_str()).collect();
-        let new_client = (
-            grant_types.join(" "),
-            spec.scopes.to_string(),
-            spec.audience,
-            spec.access_token_lifetime.map(|n| n as i32),
-            spec.id_token_alg.map(|alg| alg.as_str()),
-        );
-        let inserted = self
+        let changes = users::UserChanges { password_hash, is_admin, disabled, updated_at: now };
+        let updated = self
             .db
             .run(move |conn| {
-                let (grant_types, scopes, audience, lifetime, id_token_alg) = new_client;
-                clients::insert(
-                    conn,
-                    &clients::NewClient {
-                        client_id: &client_id,
-                        secret_hash: secret_hash.as_deref(),
-                        grant_types,
-                        scopes,
-                        audience: audience.as_deref(),
-                        access_token_lifetime: lifetime,
-                        disabled: false,
-                        created_at: now,
-                        updated_at: now,
-                        id_token_alg,
-                    },
-                )?;
-                clients::find(conn, &client_id)
+                if users::update(conn, id, &changes)? == 0 {
+                    return Ok(None);
+                }
+                users::find_by_id(conn, id)
             })
-            .await;
-        match inserted {
-            Ok(Some(client)) => Ok(CreatedClient { client, generated_secret }),
-            Ok(None) => Err(AccountError::NotFound(format!("client {:?} vanished after insert", spec.client_id))),
-            Err(StoreError::Conflict(_)) => Err(AccountError::Duplicate(format!(
-                "a client with client_id {:?} already exists",
-                spec.client_id
-            ))),
-            Err(error) => Err(error.into()),
-        }
+            .await?;
+        updated.ok_or_else(|| AccountError::NotFound(format!("no user with id {id}")))
     }
 
-    pub async fn disable_client(&self, client_id: String) -> Result<(), AccountError> {
-        let now = self.now();
-        let id = client_id.clone();
-        let found = self.db.run(move |conn| clients::disable(conn, &id, now)).await?;
-        if found { Ok(()) } else { Err(AccountError::NotFound(format!("no client with client_id {client_id:?}"))) }
-    }
-
-    pub async fn list_clients(&self) -> Result<Vec<Client>, AccountError> {
-        Ok(self.db.run(clients::list).await?)
+    /// Deletes a user and their refresh tokens. Their access tokens stay
+    /// valid until they expire, but the admin API and userinfo reject them.
+    pub async fn delete_user(&self, id: Uuid) -> Result<(), AccountError> {
+        let deleted = self
+            .db
+            .run(move |conn| {
+                conn.transaction(|conn| {
+                    refresh_tokens::delete_for_user(conn, &id.to_string())?;
+                    users::delete(conn, id)
+                })
+            })
+            .await?;
+        if deleted { Ok(()) } else { Err(AccountError::NotFound(format!("no user with id {id}"))) }
     }
 
     /// Loads the state of the key that signed an admin's token and the

@@ -104,6 +104,7 @@ impl Issuer {
         for kid in retired {
             tracing::info!(key.kid = %kid, "retired a signing key: its tokens have expired");
         }
+        self.db.run(move |conn| crate::store::client_assertions::delete_expired(conn, now)).await?;
         // Read once, before this run creates keys: on a new deployment no
         // verifier knows any key yet, so every algorithm's first key may
         // sign at once.

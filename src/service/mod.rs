@@ -3,6 +3,8 @@
 //! and returns a protocol result; none sees an HTTP request.
 
 pub mod accounts;
+pub mod audit;
+pub mod clients;
 mod hash_pool;
 pub mod introspection;
 pub mod keys;
@@ -63,6 +65,7 @@ pub struct Issuer {
     secret_key: SecretHashKey,
     hash_pool: HashPool,
     ring_reload: Arc<tokio::sync::Mutex<()>>,
+    pub audit: audit::AuditLog,
 }
 
 impl Issuer {
@@ -115,13 +118,14 @@ impl Issuer {
         crate::credentials::dummy_password_hash();
         Ok(Self {
             settings: Arc::new(settings),
-            db,
+            db: db.clone(),
             ring: Arc::new(KeyRing::new()),
             clock,
             master_keys: Arc::new(master_keys),
             secret_key,
             hash_pool,
             ring_reload: Arc::new(tokio::sync::Mutex::new(())),
+            audit: audit::AuditLog::start(db.clone()),
         })
     }
 

@@ -14,9 +14,10 @@ use crate::credentials::{self, StoredSecret};
 use crate::keys::jwt::{self, ACCESS_TOKEN_TYPE};
 use crate::oauth::{
     AccessTokenClaims, Client, ClientKind, IdTokenClaims, User, ClientCredentials, GrantRequest, GrantType, OAuthError, Password, Principal,
-    Scope, granted_scope,
+    Scope, Verification, granted_scope,
 };
-use crate::store::{StoreError, clients, users};
+use crate::keys::assertion;
+use crate::store::{StoreError, client_assertions, clients, users};
 
 /// Seconds a client should wait after a 503 from the hashing pool.
 const BUSY_RETRY_AFTER_SECONDS: u32 = 1;
@@ -202,8 +203,10 @@ impl Issuer {
             tracing::info!(client.id = %client.client_id, reason, "client authentication failed");
             credentials.failure()
         };
-        let Some((secret, stored)) = credentials.secret_to_verify(client).map_err(|_| reject("method or state mismatch"))? else {
-            return Ok(());
+        let (secret, stored) = match credentials.verification(client).map_err(|_| reject("method or state mismatch"))? {
+            Verification::Nothing => return Ok(()),
+            Verification::Assertion { assertion, jwks } => return self.check_assertion(credentials, client, assertion, jwks).await,
+            Verification::Secret { secret, stored_hash } => (secret, stored_hash),
         };
         let valid = match StoredSecret::classify(stored) {
             StoredSecret::Keyed(mac) => credentials::verify_keyed(&self.secret_key, secret.expose(), mac),
@@ -213,6 +216,46 @@ impl Issuer {
             }
         };
         if valid { Ok(()) } else { Err(reject("wrong secret")) }
+    }
+
+    /// Checks a private_key_jwt assertion and records its jti, so it cannot
+    /// be replayed while it is valid (RFC 7523 §3, item 7).
+    async fn check_assertion(
+        &self,
+        credentials: &ClientCredentials,
+        client: &Client,
+        assertion: &str,
+        jwks: &str,
+    ) -> Result<(), OAuthError> {
+        let issuer = &self.settings.issuer;
+        let token_endpoint = format!("{issuer}/oauth2/token");
+        let now = self.now();
+        let verified = assertion::verify_client_assertion(
+            assertion,
+            jwks,
+            &client.client_id,
+            &[issuer.as_str(), token_endpoint.as_str()],
+            now.and_utc().timestamp(),
+            i64::from(self.settings.clock_skew),
+        )
+        .map_err(|error| {
+            tracing::info!(client.id = %client.client_id, reason = %error, "client authentication failed");
+            credentials.failure()
+        })?;
+        let expires_at = chrono::DateTime::from_timestamp(verified.expires_at, 0).map(|t| t.naive_utc()).unwrap_or(now);
+        let client_id = client.client_id.clone();
+        let recorded = self
+            .db
+            .run(move |conn| client_assertions::record(conn, &client_id, &verified.jti, expires_at))
+            .await;
+        match recorded {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict(_)) => {
+                tracing::warn!(client.id = %client.client_id, "client authentication failed: replayed assertion jti");
+                Err(credentials.failure())
+            }
+            Err(error) => Err(storage_failure(error)),
+        }
     }
 
     /// Builds and signs an RFC 9068 access token for `subject`.

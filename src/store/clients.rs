@@ -22,6 +22,9 @@ struct ClientRow {
     disabled: bool,
     created_at: NaiveDateTime,
     id_token_alg: Option<String>,
+    redirect_uris: String,
+    token_endpoint_auth_method: Option<String>,
+    jwks: Option<String>,
 }
 
 fn corrupt(column: &str, value: &str) -> diesel::result::Error {
@@ -32,9 +35,14 @@ fn corrupt(column: &str, value: &str) -> diesel::result::Error {
 
 impl ClientRow {
     fn into_client(self) -> QueryResult<Client> {
-        let kind = match self.secret_hash {
-            Some(hash) => ClientKind::Confidential { secret_hash: hash },
-            None => ClientKind::Public,
+        let kind = match (self.secret_hash, self.jwks) {
+            (Some(hash), _) => ClientKind::Confidential { secret_hash: hash },
+            (None, Some(jwks)) => ClientKind::PrivateKeyJwt { jwks },
+            (None, None) => ClientKind::Public,
+        };
+        let auth_method = match &self.token_endpoint_auth_method {
+            Some(name) => Some(name.parse().map_err(|_| corrupt("token_endpoint_auth_method", name))?),
+            None => None,
         };
         let grant_types = self
             .grant_types
@@ -55,6 +63,8 @@ impl ClientRow {
         };
         Ok(Client {
             id_token_alg,
+            auth_method,
+            redirect_uris: self.redirect_uris.split_whitespace().map(str::to_owned).collect(),
             client_id: self.client_id,
             kind,
             grant_types,
@@ -67,26 +77,75 @@ impl ClientRow {
     }
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = clients)]
-pub struct NewClient<'a> {
-    pub client_id: &'a str,
-    pub secret_hash: Option<&'a str>,
-    pub grant_types: String,
-    pub scopes: String,
-    pub audience: Option<&'a str>,
-    pub access_token_lifetime: Option<i32>,
-    pub disabled: bool,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-    pub id_token_alg: Option<&'a str>,
+/// The stored form of a client's settings, for insert and update.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = clients, treat_none_as_null = true)]
+struct ClientSettingsRow<'a> {
+    client_id: &'a str,
+    secret_hash: Option<&'a str>,
+    jwks: Option<&'a str>,
+    grant_types: String,
+    scopes: String,
+    audience: Option<&'a str>,
+    access_token_lifetime: Option<i32>,
+    disabled: bool,
+    id_token_alg: Option<&'static str>,
+    token_endpoint_auth_method: Option<&'static str>,
+    redirect_uris: String,
+    updated_at: NaiveDateTime,
 }
 
-pub fn insert(connection: &mut DbConnection, client: &NewClient<'_>) -> QueryResult<()> {
+impl<'a> ClientSettingsRow<'a> {
+    fn from_client(client: &'a Client, now: NaiveDateTime) -> Self {
+        let (secret_hash, jwks) = match &client.kind {
+            ClientKind::Confidential { secret_hash } => (Some(secret_hash.as_str()), None),
+            ClientKind::PrivateKeyJwt { jwks } => (None, Some(jwks.as_str())),
+            ClientKind::Public => (None, None),
+        };
+        let grant_types: Vec<&str> = client.grant_types.iter().map(|grant| grant.as_str()).collect();
+        Self {
+            client_id: &client.client_id,
+            secret_hash,
+            jwks,
+            grant_types: grant_types.join(" "),
+            scopes: client.scopes.to_string(),
+            audience: client.audience.as_deref(),
+            access_token_lifetime: client.access_token_lifetime.map(|seconds| i32::try_from(seconds).unwrap_or(i32::MAX)),
+            disabled: client.disabled,
+            id_token_alg: client.id_token_alg.map(|alg| alg.as_str()),
+            token_endpoint_auth_method: client.auth_method.map(|method| method.as_str()),
+            redirect_uris: client.redirect_uris.join(" "),
+            updated_at: now,
+        }
+    }
+}
+
+/// Inserts a new client, created at `now`.
+pub fn insert(connection: &mut DbConnection, client: &Client, now: NaiveDateTime) -> QueryResult<()> {
     diesel::insert_into(clients::table)
-        .values(client)
+        .values((ClientSettingsRow::from_client(client, now), clients::created_at.eq(now)))
         .execute(connection)
         .map(drop)
+}
+
+/// Stores every setting of an existing client; returns whether it exists.
+pub fn update(connection: &mut DbConnection, client: &Client, now: NaiveDateTime) -> QueryResult<bool> {
+    let changed = diesel::update(clients::table.find(&client.client_id))
+        .set(ClientSettingsRow::from_client(client, now))
+        .execute(connection)?;
+    Ok(changed == 1)
+}
+
+pub fn set_secret_hash(connection: &mut DbConnection, client_id: &str, secret_hash: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    let changed = diesel::update(clients::table.find(client_id))
+        .set((clients::secret_hash.eq(secret_hash), clients::updated_at.eq(now)))
+        .execute(connection)?;
+    Ok(changed == 1)
+}
+
+/// Deletes a client and returns whether it existed.
+pub fn delete(connection: &mut DbConnection, client_id: &str) -> QueryResult<bool> {
+    Ok(diesel::delete(clients::table.find(client_id)).execute(connection)? == 1)
 }
 
 pub fn find(connection: &mut DbConnection, client_id: &str) -> QueryResult<Option<Client>> {
@@ -107,12 +166,4 @@ pub fn list(connection: &mut DbConnection) -> QueryResult<Vec<Client>> {
         .into_iter()
         .map(ClientRow::into_client)
         .collect()
-}
-
-/// Marks a client as disabled and returns whether it exists.
-pub fn disable(connection: &mut DbConnection, client_id: &str, at: NaiveDateTime) -> QueryResult<bool> {
-    let updated = diesel::update(clients::table.find(client_id))
-        .set((clients::disabled.eq(true), clients::updated_at.eq(at)))
-        .execute(connection)?;
-    Ok(updated == 1)
 }

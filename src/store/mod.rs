@@ -4,6 +4,8 @@
 //! `QueryResult`, so they compose inside one transaction. `Db` runs them on
 //! tokio's blocking pool, because diesel and r2d2 block the calling thread.
 
+pub mod audit;
+pub mod client_assertions;
 pub mod clients;
 mod connection;
 pub mod schema;

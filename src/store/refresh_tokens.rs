@@ -103,3 +103,13 @@ pub fn revoke_family(connection: &mut DbConnection, family_id: &str, reason: &st
     .set((refresh_tokens::revoked_at.eq(now), refresh_tokens::revoked_reason.eq(reason)))
     .execute(connection)
 }
+
+/// Deletes every refresh token of a user, before the user is deleted.
+pub fn delete_for_user(connection: &mut DbConnection, user_id: &str) -> QueryResult<usize> {
+    diesel::delete(refresh_tokens::table.filter(refresh_tokens::user_id.eq(user_id))).execute(connection)
+}
+
+/// Deletes every refresh token of a client, before the client is deleted.
+pub fn delete_for_client(connection: &mut DbConnection, client_id: &str) -> QueryResult<usize> {
+    diesel::delete(refresh_tokens::table.filter(refresh_tokens::client_id.eq(client_id))).execute(connection)
+}

@@ -25,6 +25,30 @@ diesel::table! {
         id_token_alg -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        redirect_uris -> Text,
+        token_endpoint_auth_method -> Nullable<Text>,
+        jwks -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        occurred_at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        client_id -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        outcome -> Text,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    client_assertions (client_id, jti) {
+        client_id -> Text,
+        jti -> Text,
+        expires_at -> Timestamp,
     }
 }
 
@@ -85,4 +109,13 @@ diesel::table! {
 
 diesel::joinable!(key_events -> signing_keys (kid));
 
-diesel::allow_tables_to_appear_in_same_query!(users, clients, signing_keys, key_events, sealed_secrets, refresh_tokens);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    clients,
+    signing_keys,
+    key_events,
+    sealed_secrets,
+    refresh_tokens,
+    audit_events,
+    client_assertions
+);

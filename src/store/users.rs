@@ -90,3 +90,23 @@ pub fn disable(connection: &mut DbConnection, username: &str, at: NaiveDateTime)
         .execute(connection)?;
     Ok(updated == 1)
 }
+
+/// Fields of a user to change; `None` leaves one as it is.
+#[derive(AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub password_hash: Option<String>,
+    pub is_admin: Option<bool>,
+    pub disabled: Option<bool>,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Applies `changes` and returns how many users changed (0 or 1).
+pub fn update(connection: &mut DbConnection, id: Uuid, changes: &UserChanges) -> QueryResult<usize> {
+    diesel::update(users::table.find(id.to_string())).set(changes).execute(connection)
+}
+
+/// Deletes a user and returns whether it existed.
+pub fn delete(connection: &mut DbConnection, id: Uuid) -> QueryResult<bool> {
+    Ok(diesel::delete(users::table.find(id.to_string())).execute(connection)? == 1)
+}

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 use tessera::oauth::{GrantType, Scope};
-use tessera::service::accounts::ClientSpec;
+use tessera::service::clients::ClientSpec;
 
 use crate::backend_tests;
 use crate::helpers::*;
@@ -97,6 +97,9 @@ async fn admin_token_for_other_audience_is_rejected(backend: Backend) {
             access_token_lifetime: None,
             chosen_secret: None,
             id_token_alg: None,
+            jwks: None,
+            auth_method: None,
+            redirect_uris: Vec::new(),
         })
         .await
         .unwrap();

@@ -79,7 +79,8 @@ async fn cli_migrate_applies_migrations_once(backend: Backend) {
     let second = env.run(&["migrate"], "");
 
     assert!(first.status.success(), "{}", stderr(&first));
-    assert!(stdout(&first).starts_with("applied 4 migrations"), "{}", stdout(&first));
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")).unwrap().count();
+    assert!(stdout(&first).starts_with(&format!("applied {migrations} migrations")), "{}", stdout(&first));
     assert!(stdout(&second).starts_with("applied 0 migrations"), "{}", stdout(&second));
 }
 

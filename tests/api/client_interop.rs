@@ -20,7 +20,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use tessera::oauth::{GrantType, Scope};
-use tessera::service::accounts::ClientSpec;
+use tessera::service::clients::ClientSpec;
 use tokio::process::Command;
 
 use crate::helpers::*;
@@ -123,6 +123,9 @@ async fn spawn_with_client() -> (TestApp, String) {
             access_token_lifetime: None,
             chosen_secret: None,
             id_token_alg: None,
+            jwks: None,
+            auth_method: None,
+            redirect_uris: Vec::new(),
         })
         .await
         .expect("a confidential client gets a generated secret");

@@ -13,7 +13,7 @@ use tessera::clock::{Clock, SystemClock};
 use tessera::config::Settings;
 use tessera::oauth::{GrantType, Password, Scope};
 use tessera::service::Issuer;
-use tessera::service::accounts::ClientSpec;
+use tessera::service::clients::ClientSpec;
 use tessera::startup::Application;
 use tessera::store::DatabaseUrl;
 
@@ -159,6 +159,9 @@ impl TestApp {
                 access_token_lifetime: None,
                 chosen_secret: None,
                 id_token_alg: None,
+                jwks: None,
+                auth_method: None,
+                redirect_uris: Vec::new(),
             })
             .await
             .expect("client created");

@@ -5,7 +5,7 @@
 use serde_json::Value;
 use tessera::keys::Algorithm;
 use tessera::oauth::{GrantType, Scope};
-use tessera::service::accounts::ClientSpec;
+use tessera::service::clients::ClientSpec;
 
 use crate::backend_tests;
 use crate::helpers::*;
@@ -22,6 +22,9 @@ fn spec(id_token_alg: Option<Algorithm>) -> ClientSpec {
         access_token_lifetime: None,
         chosen_secret: None,
         id_token_alg,
+        jwks: None,
+        auth_method: None,
+        redirect_uris: Vec::new(),
     }
 }
 

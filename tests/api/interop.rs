@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tessera::keys::Algorithm;
 use tessera::oauth::{GrantType, Scope};
-use tessera::service::accounts::ClientSpec;
+use tessera::service::clients::ClientSpec;
 use tokio::process::Command;
 
 use crate::helpers::*;
@@ -127,6 +127,9 @@ async fn issue_token(alg: Algorithm) -> (TestApp, String, String) {
             access_token_lifetime: None,
             chosen_secret: None,
             id_token_alg: None,
+            jwks: None,
+            auth_method: None,
+            redirect_uris: Vec::new(),
         })
         .await
         .expect("a generated secret");

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use tessera::oauth::{GrantType, Scope};
-use tessera::service::accounts::ClientSpec;
+use tessera::service::clients::ClientSpec;
 
 use crate::backend_tests;
 use crate::helpers::*;
@@ -27,6 +27,9 @@ async fn setup(app: &TestApp) -> String {
         access_token_lifetime: None,
         chosen_secret: None,
         id_token_alg: None,
+        jwks: None,
+        auth_method: None,
+        redirect_uris: Vec::new(),
     })
     .await
     .unwrap()

@@ -170,7 +170,7 @@ async fn revoked_key_material_cannot_return(backend: Backend) {
 /// follows the database, and the token endpoint answers 503.
 async fn unloadable_active_key_stops_signing(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else { return };
-    let secret = app.add_client_with(tessera::service::accounts::ClientSpec {
+    let secret = app.add_client_with(tessera::service::clients::ClientSpec {
         client_id: "batch".into(),
         public: false,
         grant_types: vec![tessera::oauth::GrantType::ClientCredentials],
@@ -179,6 +179,9 @@ async fn unloadable_active_key_stops_signing(backend: Backend) {
         access_token_lifetime: None,
         chosen_secret: None,
         id_token_alg: None,
+        jwks: None,
+        auth_method: None,
+        redirect_uris: Vec::new(),
     })
     .await
     .unwrap();

@@ -8,7 +8,7 @@ use chrono::{TimeDelta, Utc};
 use serde_json::Value;
 use tessera::clock::ManualClock;
 use tessera::oauth::{GrantType, Scope};
-use tessera::service::accounts::ClientSpec;
+use tessera::service::clients::ClientSpec;
 
 use crate::backend_tests;
 use crate::helpers::*;
@@ -31,6 +31,9 @@ async fn add_client(app: &TestApp, client_id: &str, grants: &[GrantType]) -> Str
         access_token_lifetime: None,
         chosen_secret: None,
         id_token_alg: None,
+        jwks: None,
+        auth_method: None,
+        redirect_uris: Vec::new(),
     })
     .await
     .unwrap()

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use tessera::oauth::{GrantType, Scope};
-use tessera::service::accounts::ClientSpec;
+use tessera::service::clients::ClientSpec;
 
 use crate::backend_tests;
 use crate::helpers::*;
@@ -42,6 +42,9 @@ fn spec(client_id: &str, grants: &[GrantType], scope: &str) -> ClientSpec {
         access_token_lifetime: None,
         chosen_secret: None,
         id_token_alg: None,
+        jwks: None,
+        auth_method: None,
+        redirect_uris: Vec::new(),
     }
 }
 
@@ -365,7 +368,7 @@ mod resource_indicators {
 
     use serde_json::Value;
     use tessera::oauth::{GrantType, Scope};
-    use tessera::service::accounts::ClientSpec;
+    use tessera::service::clients::ClientSpec;
 
     use crate::backend_tests;
     use crate::helpers::*;
@@ -384,6 +387,9 @@ mod resource_indicators {
                 access_token_lifetime: None,
                 chosen_secret: None,
                 id_token_alg: None,
+                jwks: None,
+                auth_method: None,
+                redirect_uris: Vec::new(),
             })
             .await
             .unwrap();

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 use tessera::keys::{Algorithm as IssuerAlgorithm, jwt};
 use tessera::oauth::{GrantType, Scope};
-use tessera::service::accounts::ClientSpec;
+use tessera::service::clients::ClientSpec;
 use tessera_verifier::actix::{BearerError, BearerToken};
 use tessera_verifier::{Algorithm, Verifier, VerifierConfig, VerifyError};
 
@@ -38,6 +38,9 @@ async fn add_api_client(app: &TestApp, grant: GrantType) -> String {
         access_token_lifetime: None,
         chosen_secret: None,
         id_token_alg: None,
+        jwks: None,
+        auth_method: None,
+        redirect_uris: Vec::new(),
     })
     .await
     .unwrap()
