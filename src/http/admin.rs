@@ -34,7 +34,9 @@ pub async fn rotate_keys(admin: AdminPrincipal, request: HttpRequest, issuer: we
         Some(_) => return Err(ApiError::InvalidRequest("invalid force: expected true or false".into())),
     };
 
-    let rotation = issuer.rotate(alg, force, &admin.actor()).await?;
+    let result = issuer.rotate(alg, force, &admin.actor()).await.map_err(ApiError::from);
+    admin.audit(&issuer, if force { "key.rotate_forced" } else { "key.rotate" }, None, None, &result);
+    let rotation = result?;
 
     tracing::info!(user.id = %admin.user_id, client.id = %admin.client_id, key.kid = %rotation.kid, force, "admin rotated a signing key");
     Ok(no_store(rotation))
@@ -49,10 +51,42 @@ pub async fn revoke_key(admin: AdminPrincipal, kid: web::Path<String>, issuer: w
         return Err(ApiError::NotFound("no key with this kid".into()));
     }
 
-    let revocation = issuer.revoke(&kid, &admin.actor()).await?;
+    let result = issuer.revoke(&kid, &admin.actor()).await.map_err(ApiError::from);
+    admin.audit(&issuer, "key.revoke", None, None, &result);
+    let revocation = result?;
 
     tracing::warn!(user.id = %admin.user_id, client.id = %admin.client_id, key.kid = %kid, "admin revoked a signing key");
     Ok(no_store(revocation))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    limit: Option<i64>,
+}
+
+/// `GET /admin/audit[?limit=100]`: the newest audit events first.
+pub async fn audit_events(_admin: AdminPrincipal, request: HttpRequest, issuer: web::Data<Issuer>) -> Result<HttpResponse, ApiError> {
+    let query: AuditQuery = serde_urlencoded::from_str(request.query_string())
+        .map_err(|_| ApiError::InvalidRequest("the only query parameter accepted is limit, a number".into()))?;
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    issuer.audit.flush().await;
+    let events = issuer.db.run(move |conn| crate::store::audit::recent(conn, limit)).await?;
+    let views: Vec<serde_json::Value> = events
+        .into_iter()
+        .map(|event| {
+            serde_json::json!({
+                "occurred_at": event.occurred_at.and_utc(),
+                "actor": event.actor,
+                "action": event.action,
+                "client_id": event.client_id,
+                "user_id": event.user_id,
+                "outcome": event.outcome,
+                "detail": event.detail,
+            })
+        })
+        .collect();
+    Ok(no_store(serde_json::json!({ "events": views })))
 }
 
 /// `GET /admin/keys`: every key with its state and timestamps.

@@ -29,6 +29,23 @@ impl AdminPrincipal {
     pub fn actor(&self) -> String {
         format!("user:{}", self.user_id)
     }
+
+    /// Records an admin action in the audit trail with its outcome: the
+    /// error code when `result` failed.
+    pub fn audit<T>(&self, issuer: &Issuer, action: &str, client_id: Option<&str>, user_id: Option<&str>, result: &Result<T, ApiError>) {
+        let outcome = match result {
+            Ok(_) => "success",
+            Err(error) => error.code(),
+        };
+        issuer.audit.record(crate::service::audit::Entry {
+            actor: &self.actor(),
+            action,
+            client_id,
+            user_id,
+            outcome,
+            detail: None,
+        });
+    }
 }
 
 impl FromRequest for AdminPrincipal {

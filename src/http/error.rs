@@ -117,7 +117,8 @@ impl From<AccountError> for ApiError {
 }
 
 impl ApiError {
-    fn code(&self) -> &'static str {
+    /// The `error` member of the response body.
+    pub fn code(&self) -> &'static str {
         match self {
             Self::MissingToken => "unauthorized",
             Self::InvalidToken(_) => "invalid_token",

@@ -2,6 +2,9 @@
 //! they parse, call the service, and map the result.
 
 mod admin;
+mod admin_clients;
+mod admin_json;
+mod admin_users;
 mod auth;
 mod body;
 mod error;
@@ -48,6 +51,34 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(post_only("/admin/keys/rotate").route(web::post().to(admin::rotate_keys)))
         .service(readable("/admin/keys", admin::list_keys))
         .service(post_only("/admin/keys/{kid}/revoke").route(web::post().to(admin::revoke_key)))
+        .service(
+            web::resource("/admin/users")
+                .route(web::get().to(admin_users::list))
+                .route(web::post().to(admin_users::create))
+                .default_service(web::to(|| method_not_allowed("GET, POST"))),
+        )
+        .service(
+            web::resource("/admin/users/{id}")
+                .route(web::get().to(admin_users::read))
+                .route(web::patch().to(admin_users::update))
+                .route(web::delete().to(admin_users::delete))
+                .default_service(web::to(|| method_not_allowed("GET, PATCH, DELETE"))),
+        )
+        .service(
+            web::resource("/admin/clients")
+                .route(web::get().to(admin_clients::list))
+                .route(web::post().to(admin_clients::create))
+                .default_service(web::to(|| method_not_allowed("GET, POST"))),
+        )
+        .service(
+            web::resource("/admin/clients/{id}")
+                .route(web::get().to(admin_clients::read))
+                .route(web::patch().to(admin_clients::update))
+                .route(web::delete().to(admin_clients::delete))
+                .default_service(web::to(|| method_not_allowed("GET, PATCH, DELETE"))),
+        )
+        .service(post_only("/admin/clients/{id}/secret").route(web::post().to(admin_clients::rotate_secret)))
+        .service(readable("/admin/audit", admin::audit_events))
         .default_service(web::to(not_found));
 }
 

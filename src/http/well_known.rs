@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::error::ApiError;
 use crate::config::Settings;
+use crate::keys::Algorithm;
 use crate::oauth::GrantType;
 use crate::service::Issuer;
 
@@ -33,7 +34,8 @@ impl Discovery {
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "userinfo_endpoint": format!("{issuer}/oauth2/userinfo"),
             "grant_types_supported": grant_types,
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+            "token_endpoint_auth_signing_alg_values_supported": Algorithm::ALL.map(Algorithm::as_str),
             "scopes_supported": settings.scopes_supported,
             // Tessera has no authorization endpoint, so it supports no
             // response_type; the member is required, and an empty list is

@@ -8,6 +8,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::audit::Entry;
 use super::{Busy, Issuer};
 use crate::telemetry::LogThrottle;
 use crate::credentials::{self, StoredSecret};
@@ -34,6 +35,9 @@ pub struct TokenResponse {
     /// An OpenID Connect ID token, when the scope includes `openid`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// The token's `sub`, for the audit trail; not sent.
+    #[serde(skip)]
+    pub subject: String,
 }
 
 /// At most one "pool saturated" line every 10 seconds.
@@ -75,7 +79,9 @@ impl Issuer {
         resource: Option<String>,
     ) -> Result<TokenResponse, OAuthError> {
         let resource = resource.as_deref();
-        match grant {
+        let action = format!("token.{}", grant.grant_type().as_str());
+        let client_id = credentials.client_id().to_owned();
+        let result = match grant {
             GrantRequest::Password { username, password, scope } => {
                 self.password_grant(credentials, username, password, scope, resource).await
             }
@@ -83,7 +89,20 @@ impl Issuer {
             GrantRequest::RefreshToken { refresh_token, scope } => {
                 self.refresh_grant(credentials, refresh_token, scope, resource).await
             }
-        }
+        };
+        let (outcome, subject) = match &result {
+            Ok(response) => ("success", Some(response.subject.as_str())),
+            Err(error) => (error.code(), None),
+        };
+        self.audit.record(Entry {
+            actor: &format!("client:{client_id}"),
+            action: &action,
+            client_id: Some(&client_id),
+            user_id: subject,
+            outcome,
+            detail: None,
+        });
+        result
     }
 
     /// RFC 6749 §4.4: a confidential client acting for itself. The token's
@@ -304,6 +323,7 @@ impl Issuer {
             scope: claims.scope.to_string(),
             refresh_token: None,
             id_token: None,
+            subject: claims.subject,
         })
     }
 

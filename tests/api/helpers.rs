@@ -263,9 +263,10 @@ pub struct PostgresDatabase {
 
 impl PostgresDatabase {
     pub fn create(server_url: &str) -> Self {
-        let name = format!("tessera_test_{}", uuid::Uuid::new_v4().simple());
         let mut connection = PgConnection::establish(server_url)
             .unwrap_or_else(|error| panic!("TEST_DATABASE_URL is set but cannot be reached: {error}"));
+        drop_leftovers_once(&mut connection);
+        let name = format!("tessera_test_{}", uuid::Uuid::new_v4().simple());
         diesel::sql_query(format!("CREATE DATABASE {name}"))
             .execute(&mut connection)
             .expect("CREATE DATABASE");
@@ -274,11 +275,38 @@ impl PostgresDatabase {
     }
 }
 
-impl Drop for PostgresDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut connection) = PgConnection::establish(&self.server_url) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut connection);
+/// Drops test databases that an earlier run left behind (a process that
+/// ends does not wait for the drops below). Runs once per test process.
+fn drop_leftovers_once(connection: &mut PgConnection) {
+    static CLEANED: std::sync::Once = std::sync::Once::new();
+    CLEANED.call_once(|| {
+        #[derive(diesel::QueryableByName)]
+        struct Name {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            datname: String,
         }
+        let leftovers = diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'tessera\\_test\\_%'")
+            .load::<Name>(connection)
+            .unwrap_or_default();
+        for leftover in leftovers {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", leftover.datname)).execute(connection);
+        }
+    });
+}
+
+impl Drop for PostgresDatabase {
+    /// Drops the database a little later, from another thread: the test's
+    /// runtime is still shutting down, and background tasks (the audit
+    /// writer, the key schedule) that find the database gone would wait
+    /// for a connection until the pool's time-out.
+    fn drop(&mut self) {
+        let (server_url, name) = (self.server_url.clone(), self.name.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            if let Ok(mut connection) = PgConnection::establish(&server_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut connection);
+            }
+        });
     }
 }
 

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod admin;
+mod admin_api;
 mod bad_input;
 mod cli;
 mod client_interop;
@@ -12,6 +13,7 @@ mod interop;
 mod introspection;
 mod key_material;
 mod lifecycle;
+mod private_key_jwt;
 mod refresh;
 mod token;
 mod verifier;

@@ -96,7 +96,7 @@ async fn discovery_documents_describe_issuer(backend: Backend) {
     assert_eq!(openid["grant_types_supported"], serde_json::json!(["password", "client_credentials", "refresh_token"]));
     assert_eq!(
         openid["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+        serde_json::json!(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])
     );
     assert_eq!(openid["id_token_signing_alg_values_supported"], serde_json::json!(["ES256"]));
     for member in ["scopes_supported", "response_types_supported", "subject_types_supported"] {
