@@ -3,9 +3,10 @@
 #
 # The server is pinned to CPU 0 and wrk to CPU 1 (taskset), with 16
 # connections for DURATION seconds per endpoint: the JWKS, discovery, the
-# client_credentials grant for each signing algorithm, and the password
-# grant (argon2id-bound). Everything runs on 127.0.0.1 against a
-# throw-away SQLite database. Needs wrk (Debian package "wrk").
+# client_credentials grant for each signing algorithm, the password grant
+# (argon2id-bound) and the refresh_token grant with rotation. Everything
+# runs on 127.0.0.1 against a throw-away SQLite database. Needs wrk
+# (Debian package "wrk").
 #
 # Usage: benches/http.sh [DURATION_SECONDS]   (default 10)
 set -euo pipefail
@@ -38,6 +39,7 @@ export RUST_LOG=warn
 echo 'correct horse battery staple' | "$binary" user add bench >/dev/null
 user_secret=$("$binary" client add web --scope read | sed -n 's/^client_secret: //p')
 machine_secret=$("$binary" client add machine --grant client_credentials --scope read | sed -n 's/^client_secret: //p')
+refresh_secret=$("$binary" client add refresh --grant password --grant refresh_token --scope read | sed -n 's/^client_secret: //p')
 
 # wrk script that POSTs one fixed form body with HTTP Basic.
 post_script() {
@@ -97,6 +99,38 @@ script=$(post_script "$user_basic" "grant_type=password&username=bench&password=
 rows+=("| POST /oauth2/token password grant, ES256 | $(measure -s "$script" "http://127.0.0.1:$port/oauth2/token") |")
 stop_server
 
+# Refresh: each use rotates the token, so every request must send the
+# token its previous response returned. The script keeps a pool of 64
+# families (more than the 16 connections) and returns each successor to it.
+start_server ES256
+refresh_pool=()
+for _ in $(seq 64); do
+  refresh_pool+=("$(curl -sf -u "refresh:$refresh_secret" "http://127.0.0.1:$port/oauth2/token" \
+    -d grant_type=password -d username=bench --data-urlencode 'password=correct horse battery staple' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])')")
+done
+refresh_basic=$(printf 'refresh:%s' "$refresh_secret" | base64 -w0)
+{
+  echo 'wrk.method = "POST"'
+  echo 'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"'
+  echo "wrk.headers[\"Authorization\"] = \"Basic $refresh_basic\""
+  echo 'local pool = {'
+  printf '  "%s",\n' "${refresh_pool[@]}"
+  echo '}'
+  cat <<'LUA'
+request = function()
+  local token = table.remove(pool)
+  return wrk.format(nil, nil, nil, "grant_type=refresh_token&refresh_token=" .. token)
+end
+response = function(status, headers, body)
+  local token = string.match(body, '"refresh_token":"([^"]+)"')
+  if token then table.insert(pool, token) end
+end
+LUA
+} > "$work/refresh.lua"
+rows+=("| POST /oauth2/token refresh_token, ES256 | $(measure -s "$work/refresh.lua" "http://127.0.0.1:$port/oauth2/token") |")
+stop_server
+
 script=$(post_script "$machine_basic" "grant_type=client_credentials")
 for alg in ES256 EdDSA RS256 PS256 ES384; do
   start_server "$alg"
@@ -119,7 +153,10 @@ section=$(mktemp)
   echo "The password grant is bound by argon2id (m = 19 MiB, t = 2, p = 1) on the"
   echo "one hashing worker. client_credentials does one database read (the"
   echo "client), one HMAC-SHA256 and one signature, so its rate follows the"
-  echo "signing speed of each algorithm. The JWKS and discovery are served from"
+  echo "signing speed of each algorithm. A refresh adds the refresh-token lookup"
+  echo "and one write transaction (mark used, insert the successor) on SQLite."
+  echo "Audit rows are written in batches by a background task and do not"
+  echo "delay responses. The JWKS and discovery are served from"
   echo "memory. Rerun the script to compare on other hardware; the numbers"
   echo "vary by a few percent between runs."
 } > "$section"

@@ -148,11 +148,44 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(settings).await,
-        Command::User(command) => user(open(settings).await?, command).await,
-        Command::Client(command) => client(open(settings).await?, command).await,
+        Command::User(command) => {
+            let issuer = open(settings).await?;
+            let action = match &command {
+                UserCommand::Add { .. } => Some("user.create"),
+                UserCommand::Disable { .. } => Some("user.update"),
+                UserCommand::List => None,
+            };
+            let result = user(issuer.clone(), command).await;
+            audit(&issuer, action, &result).await;
+            result
+        }
+        Command::Client(command) => {
+            let issuer = open(settings).await?;
+            let action = match &command {
+                ClientCommand::Add(_) => Some("client.create"),
+                ClientCommand::Disable { .. } => Some("client.update"),
+                ClientCommand::List => None,
+            };
+            let result = client(issuer.clone(), command).await;
+            audit(&issuer, action, &result).await;
+            result
+        }
         // The key schedule is left to the servers: a CLI run with other
         // settings must not promote, retire or create keys on its own.
-        Command::Keys(command) => keys(open(settings).await?, command).await,
+        Command::Keys(command) => {
+            let issuer = open(settings).await?;
+            let action = match &command {
+                KeysCommand::List => None,
+                KeysCommand::Rotate { force: true, .. } => Some("key.rotate_forced"),
+                KeysCommand::Rotate { .. } => Some("key.rotate"),
+                KeysCommand::Revoke { .. } => Some("key.revoke"),
+                KeysCommand::Import { .. } => Some("key.import"),
+                KeysCommand::Rewrap => Some("key.rewrap"),
+            };
+            let result = keys(issuer.clone(), command).await;
+            audit(&issuer, action, &result).await;
+            result
+        }
     }
 }
 
@@ -343,6 +376,24 @@ fn read_capped(path: &std::path::Path, limit: usize) -> Result<Vec<u8>, String> 
 
 fn rfc3339(time: chrono::NaiveDateTime) -> String {
     time.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Records a changing command in the audit trail, with actor `cli`, and
+/// waits until it is written, since the process exits next. The outcome
+/// is `success` or `failed`; the error text, which can name values, is
+/// left out.
+async fn audit(issuer: &Issuer, action: Option<&str>, result: &Result<(), String>) {
+    let Some(action) = action else { return };
+    let outcome = if result.is_ok() { "success" } else { "failed" };
+    issuer.audit.record(crate::service::audit::Entry {
+        actor: CLI_ACTOR,
+        action,
+        client_id: None,
+        user_id: None,
+        outcome,
+        detail: None,
+    });
+    issuer.audit.flush().await;
 }
 
 /// Reads a new user's password: prompted twice on a terminal, otherwise

@@ -223,3 +223,39 @@ async fn cli_refuses_to_create_missing_master_key(backend: Backend) {
     let listed = stdout(&env.run(&["keys", "list"], ""));
     assert_eq!(listed.lines().count(), 1, "no key was added: {listed}");
 }
+
+/// CLI changes reach the audit trail with actor `cli`.
+mod audit {
+    use super::*;
+
+    backend_tests!(cli_changes_are_audited);
+
+    async fn cli_changes_are_audited(backend: Backend) {
+        let Some(env) = CliEnv::new(backend) else { return };
+        env.run(&["user", "add", "dave"], "a long enough password\n");
+        env.run(&["client", "add", "svc"], "");
+
+        let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["user", "list"])
+            .env_clear()
+            .env("TESSERA_DATABASE_URL", &env.database_url)
+            .env("TESSERA_KEYS_DIR", env.folder.path().join("keys"))
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+
+        let settings = {
+            let table = toml::Table::new();
+            let mut settings = tessera::config::Settings::from_sources(&table, None, |_| None).unwrap();
+            settings.database_url = tessera::store::DatabaseUrl::parse(&env.database_url).unwrap();
+            settings.keys_dir = env.folder.path().join("keys");
+            settings
+        };
+        let issuer = tessera::service::Issuer::open_existing(settings).unwrap();
+        let events = issuer.db.run(|conn| tessera::store::audit::recent(conn, 10)).await.unwrap();
+        let actions: Vec<(&str, &str, &str)> = events.iter().map(|e| (e.actor.as_str(), e.action.as_str(), e.outcome.as_str())).collect();
+        assert!(actions.contains(&("cli", "user.create", "success")), "{actions:?}");
+        assert!(actions.contains(&("cli", "client.create", "success")), "{actions:?}");
+        assert_eq!(actions.len(), 2, "listing is not audited: {actions:?}");
+    }
+}
