@@ -112,6 +112,14 @@ struct ClientPatch {
     disabled: Option<bool>,
 }
 
+/// A client_id from the path; a value no client_id can have names no
+/// client, and is not sent to the database.
+fn client_id(path: web::Path<String>) -> Result<String, ApiError> {
+    let id = path.into_inner();
+    crate::oauth::validate_client_id(&id).map_err(|_| ApiError::NotFound("no client with this client_id".into()))?;
+    Ok(id)
+}
+
 fn grants(names: Vec<String>) -> Result<Vec<GrantType>, ApiError> {
     names
         .iter()
@@ -173,7 +181,7 @@ pub async fn list(_admin: AdminPrincipal, issuer: web::Data<Issuer>) -> Result<H
 }
 
 pub async fn read(_admin: AdminPrincipal, id: web::Path<String>, issuer: web::Data<Issuer>) -> Result<HttpResponse, ApiError> {
-    let client = issuer.find_client(id.into_inner()).await?;
+    let client = issuer.find_client(client_id(id)?).await?;
     Ok(no_store(StatusCode::OK, ClientView::new(client, None)))
 }
 
@@ -184,7 +192,7 @@ pub async fn update(
     payload: web::Payload,
     issuer: web::Data<Issuer>,
 ) -> Result<HttpResponse, ApiError> {
-    let client_id = id.into_inner();
+    let client_id = client_id(id)?;
     let body: ClientPatch = parse_json(&request, payload).await?;
     let changes = ClientChanges {
         grant_types: body.grant_types.map(grants).transpose()?,
@@ -205,7 +213,7 @@ pub async fn update(
 }
 
 pub async fn rotate_secret(admin: AdminPrincipal, id: web::Path<String>, issuer: web::Data<Issuer>) -> Result<HttpResponse, ApiError> {
-    let client_id = id.into_inner();
+    let client_id = client_id(id)?;
 
     let result = issuer.rotate_client_secret(client_id.clone()).await.map_err(ApiError::from);
 
@@ -214,7 +222,7 @@ pub async fn rotate_secret(admin: AdminPrincipal, id: web::Path<String>, issuer:
 }
 
 pub async fn delete(admin: AdminPrincipal, id: web::Path<String>, issuer: web::Data<Issuer>) -> Result<HttpResponse, ApiError> {
-    let client_id = id.into_inner();
+    let client_id = client_id(id)?;
 
     let result = issuer.delete_client(client_id.clone()).await.map_err(ApiError::from);
 

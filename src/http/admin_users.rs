@@ -79,6 +79,10 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&id)?;
     let body: UserPatch = parse_json(&request, payload).await?;
+    // Like deleting oneself, this could leave no administrator.
+    if id == admin.user_id && (body.disabled == Some(true) || body.admin == Some(false)) {
+        return Err(ApiError::Conflict("an administrator cannot disable or demote their own account".into()));
+    }
     let password = body.password.map(Password::new_for_account).transpose().map_err(ApiError::InvalidRequest)?;
 
     let result = issuer.update_user(id, password, body.admin, body.disabled).await.map_err(ApiError::from);

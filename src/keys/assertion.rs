@@ -111,8 +111,11 @@ pub fn validate_client_jwks(jwks: &str) -> Result<(), String> {
     let set = JwkSet::from_bytes(jwks.as_bytes()).map_err(|_| "the JWKS is not a valid JWK set".to_owned())?;
     let mut usable = 0;
     for key in set.keys() {
-        if key.parameter("d").is_some() {
-            return Err("the JWKS contains a private key; register only public keys".into());
+        if key.key_type() == "oct" {
+            return Err("the JWKS contains a symmetric (oct) key; register only public keys".into());
+        }
+        if ["d", "p", "q", "dp", "dq", "qi", "oth", "k"].iter().any(|member| key.parameter(member).is_some()) {
+            return Err("the JWKS contains private key material; register only public keys".into());
         }
         let fits = Algorithm::ALL.iter().any(|alg| verifier_from_jwk(*alg, key).is_ok());
         usable += usize::from(fits);

@@ -94,7 +94,9 @@ impl ClientCredentials {
             // The client is named by the assertion's sub (RFC 7523 §3); a
             // client_id in the body must agree. The signature is checked
             // later against that client's keys.
-            let claimed = crate::keys::jwt::unverified_subject(&assertion).ok_or(OAuthError::InvalidClient { basic: false })?;
+            let claimed = crate::keys::jwt::unverified_subject(&assertion)
+                .filter(|sub| !sub.is_empty() && !sub.chars().any(char::is_control))
+                .ok_or(OAuthError::InvalidClient { basic: false })?;
             if body_id.as_ref().is_some_and(|id| *id != claimed) {
                 return Err(OAuthError::InvalidClient { basic: false });
             }

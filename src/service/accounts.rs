@@ -61,11 +61,14 @@ impl Issuer {
         Ok(self.db.run(users::list).await?)
     }
 
+    /// Disables a user by name; their refresh tokens are revoked too.
     pub async fn disable_user(&self, username: String) -> Result<(), AccountError> {
-        let now = self.now();
         let name = username.clone();
-        let found = self.db.run(move |conn| users::disable(conn, &name, now)).await?;
-        if found { Ok(()) } else { Err(AccountError::NotFound(format!("no user named {username:?}"))) }
+        let user = self.db.run(move |conn| users::find_by_username(conn, &name)).await?;
+        let Some(user) = user else {
+            return Err(AccountError::NotFound(format!("no user named {username:?}")));
+        };
+        self.update_user(user.id, None, None, Some(true)).await.map(drop)
     }
 
     pub async fn find_user(&self, id: Uuid) -> Result<User, AccountError> {
@@ -94,14 +97,23 @@ impl Issuer {
             None => None,
         };
         let now = self.now();
+        // A new password or a disabled account ends every session: refresh
+        // tokens issued before must not outlive the change (RFC 9700
+        // §4.14.2).
+        let end_sessions = password_hash.is_some() || disabled == Some(true);
         let changes = users::UserChanges { password_hash, is_admin, disabled, updated_at: now };
         let updated = self
             .db
             .run(move |conn| {
-                if users::update(conn, id, &changes)? == 0 {
-                    return Ok(None);
-                }
-                users::find_by_id(conn, id)
+                conn.transaction(|conn| {
+                    if users::update(conn, id, &changes)? == 0 {
+                        return Ok(None);
+                    }
+                    if end_sessions {
+                        refresh_tokens::revoke_for_user(conn, &id.to_string(), "credentials changed", now)?;
+                    }
+                    users::find_by_id(conn, id)
+                })
             })
             .await?;
         updated.ok_or_else(|| AccountError::NotFound(format!("no user with id {id}")))

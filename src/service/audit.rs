@@ -62,12 +62,12 @@ impl AuditLog {
         let event = AuditEvent {
             id: Uuid::new_v4().to_string(),
             occurred_at: store::now(),
-            actor: entry.actor.to_owned(),
-            action: entry.action.to_owned(),
-            client_id: entry.client_id.map(str::to_owned),
-            user_id: entry.user_id.map(str::to_owned),
-            outcome: entry.outcome.to_owned(),
-            detail: entry.detail.map(str::to_owned),
+            actor: clean(entry.actor),
+            action: clean(entry.action),
+            client_id: entry.client_id.map(clean),
+            user_id: entry.user_id.map(clean),
+            outcome: clean(entry.outcome),
+            detail: entry.detail.map(clean),
         };
         if self.sender.try_send(Message::Event(event)).is_err()
             && let Some(held_back) = DROPPED_LOG.permit()
@@ -84,6 +84,16 @@ impl AuditLog {
             let _ = written.await;
         }
     }
+}
+
+/// Longest text kept in one audit field.
+const MAX_FIELD_LEN: usize = 256;
+
+/// Keeps client-supplied text (a claimed client_id) storable on every
+/// backend: control characters, which PostgreSQL rejects (NUL), become
+/// `?`, and the length is capped.
+fn clean(text: &str) -> String {
+    text.chars().take(MAX_FIELD_LEN).map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
 async fn write_batches(db: Db, mut receiver: mpsc::Receiver<Message>) {
@@ -110,11 +120,25 @@ async fn write_batches(db: Db, mut receiver: mpsc::Receiver<Message>) {
             }
         }
         if !batch.is_empty() {
-            let count = batch.len();
-            if let Err(error) = db.run(move |conn| audit::insert_batch(conn, &batch)).await
+            // If the batch fails, each event is tried alone, so one bad
+            // event cannot cost the others.
+            let lost = db
+                .run(move |conn| {
+                    if audit::insert_batch(conn, &batch).is_ok() {
+                        return Ok(0);
+                    }
+                    let mut lost = 0;
+                    for event in &batch {
+                        lost += usize::from(audit::insert_batch(conn, std::slice::from_ref(event)).is_err());
+                    }
+                    Ok(lost)
+                })
+                .await;
+            let lost = lost.unwrap_or(usize::MAX);
+            if lost > 0
                 && let Some(held_back) = WRITE_FAILED_LOG.permit()
             {
-                tracing::warn!(error = %error, events = count, repeats = held_back, "writing audit events failed; they are lost");
+                tracing::warn!(events = lost, repeats = held_back, "writing audit events failed; they are lost");
             }
         }
         for done in flushes {

@@ -60,6 +60,11 @@ impl Issuer {
 
         if looks_like_jwt(&token) {
             let Ok(claims) = self.verify_own_access_token(&token).await else { return Ok(inactive) };
+            let subject = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let token_client = claims.get("client_id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            if !self.principals_enabled(&subject, &token_client).await.map_err(storage_failure)? {
+                return Ok(inactive);
+            }
             let mut response = Map::new();
             response.insert("active".into(), Value::Bool(true));
             response.insert("token_type".into(), Value::String("Bearer".into()));
@@ -74,9 +79,14 @@ impl Issuer {
         let digest = self.secret_key.digest(&token);
         let row = self.db.run(move |conn| refresh_tokens::find_by_hash(conn, &digest)).await.map_err(storage_failure)?;
         let now = self.now();
+        let enabled = match &row {
+            Some(row) => self.principals_enabled(&row.user_id, &row.client_id).await.map_err(storage_failure)?,
+            None => false,
+        };
         match row {
             Some(row)
-                if row.client_id == client.client_id
+                if enabled
+                    && row.client_id == client.client_id
                     && row.used_at.is_none()
                     && row.revoked_at.is_none()
                     && row.expires_at > now =>
@@ -94,6 +104,24 @@ impl Issuer {
             }
             _ => Ok(inactive),
         }
+    }
+
+    /// Whether the token's user (when `subject` is a user id) and client
+    /// still exist and are enabled: a token of a disabled account is
+    /// reported inactive.
+    async fn principals_enabled(&self, subject: &str, client_id: &str) -> Result<bool, StoreError> {
+        let user_id = Uuid::parse_str(subject).ok();
+        let client_id = client_id.to_owned();
+        self.db
+            .run(move |conn| {
+                let user_ok = match user_id {
+                    Some(id) => users::find_by_id(conn, id)?.is_some_and(|user| !user.disabled),
+                    None => true,
+                };
+                let client_ok = crate::store::clients::find(conn, &client_id)?.is_some_and(|client| !client.disabled);
+                Ok(user_ok && client_ok)
+            })
+            .await
     }
 
     /// RFC 7009 §2: revokes a refresh token (its whole family). An unknown

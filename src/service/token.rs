@@ -94,8 +94,11 @@ impl Issuer {
             Ok(response) => ("success", Some(response.subject.as_str())),
             Err(error) => (error.code(), None),
         };
+        // A failed request's client_id is only a claim, so the actor does
+        // not name it.
+        let actor = if result.is_ok() { format!("client:{client_id}") } else { "unauthenticated".to_owned() };
         self.audit.record(Entry {
-            actor: &format!("client:{client_id}"),
+            actor: &actor,
             action: &action,
             client_id: Some(&client_id),
             user_id: subject,

@@ -104,6 +104,17 @@ pub fn revoke_family(connection: &mut DbConnection, family_id: &str, reason: &st
     .execute(connection)
 }
 
+/// Revokes every live refresh token of a user and returns how many.
+pub fn revoke_for_user(connection: &mut DbConnection, user_id: &str, reason: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::user_id.eq(user_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set((refresh_tokens::revoked_at.eq(now), refresh_tokens::revoked_reason.eq(reason)))
+    .execute(connection)
+}
+
 /// Deletes every refresh token of a user, before the user is deleted.
 pub fn delete_for_user(connection: &mut DbConnection, user_id: &str) -> QueryResult<usize> {
     diesel::delete(refresh_tokens::table.filter(refresh_tokens::user_id.eq(user_id))).execute(connection)

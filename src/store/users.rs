@@ -83,14 +83,6 @@ pub fn list(connection: &mut DbConnection) -> QueryResult<Vec<User>> {
         .collect()
 }
 
-/// Marks a user as disabled and returns whether a user of that name exists.
-pub fn disable(connection: &mut DbConnection, username: &str, at: NaiveDateTime) -> QueryResult<bool> {
-    let updated = diesel::update(users::table.filter(users::username.eq(username)))
-        .set((users::disabled.eq(true), users::updated_at.eq(at)))
-        .execute(connection)?;
-    Ok(updated == 1)
-}
-
 /// Fields of a user to change; `None` leaves one as it is.
 #[derive(AsChangeset)]
 #[diesel(table_name = users)]

@@ -163,3 +163,138 @@ async fn audit_records_actions_and_grants_without_secrets(backend: Backend) {
     let creation = events["events"].as_array().unwrap().iter().find(|event| event["action"] == "user.create").unwrap();
     assert!(creation["actor"].as_str().unwrap().starts_with("user:"));
 }
+
+mod hardening {
+    //! Regressions found by adversarial review of the admin API and the
+    //! newer endpoints.
+
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use serde_json::{Value, json};
+
+    use super::call;
+    use crate::backend_tests;
+    use crate::helpers::*;
+
+    backend_tests!(
+        nul_in_assertion_subject_is_invalid_client,
+        admin_paths_with_odd_client_ids_are_404,
+        admin_cannot_disable_or_demote_self,
+        client_jwks_with_secret_material_is_rejected,
+        password_change_ends_refresh_families,
+    );
+
+    async fn nul_in_assertion_subject_is_invalid_client(backend: Backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256"}"#);
+        let claims = URL_SAFE_NO_PAD.encode(r#"{"sub":"x\u0000","iss":"x"}"#);
+        let assertion = format!("{header}.{claims}.AAAA");
+
+        let response = app
+            .token(
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                    ("client_assertion", &assertion),
+                ],
+                None,
+            )
+            .await;
+
+        assert_eq!(response.status(), 401);
+    }
+
+    async fn admin_paths_with_odd_client_ids_are_404(backend: Backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let token = app.admin_token().await;
+        let long = "a".repeat(5000);
+        for path in ["/admin/clients/a%00b", "/admin/clients/a%00b/secret", &format!("/admin/clients/{long}")] {
+            let method = if path.ends_with("/secret") { reqwest::Method::POST } else { reqwest::Method::GET };
+            let response = call(&app, &token, method, path, None).await;
+            assert_eq!(response.status(), 404, "{}", &path[..path.len().min(40)]);
+            let text = response.text().await.unwrap();
+            assert!(!text.contains(&long), "the path was echoed");
+        }
+    }
+
+    async fn admin_cannot_disable_or_demote_self(backend: Backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let token = app.admin_token().await;
+        let me = app.issuer.list_users().await.unwrap()[0].id;
+        for body in [json!({ "disabled": true }), json!({ "admin": false })] {
+            let response = call(&app, &token, reqwest::Method::PATCH, &format!("/admin/users/{me}"), Some(body)).await;
+            assert_eq!(response.status(), 409);
+        }
+        assert_eq!(call(&app, &token, reqwest::Method::GET, "/admin/users", None).await.status(), 200);
+    }
+
+    async fn client_jwks_with_secret_material_is_rejected(backend: Backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let token = app.admin_token().await;
+        let public = json!({ "kty": "EC", "crv": "P-256", "kid": "p",
+            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" });
+        for extra in [json!({ "kty": "oct", "k": "c3VwZXJzZWNyZXQ", "kid": "s" }), json!({ "kty": "RSA", "n": "AQAB", "e": "AQAB", "p": "AQ", "q": "AQ" })] {
+            let body = json!({ "client_id": "pk", "type": "private_key_jwt", "grant_types": ["client_credentials"], "jwks": { "keys": [public, extra] } });
+            let response = call(&app, &token, reqwest::Method::POST, "/admin/clients", Some(body)).await;
+            assert_eq!(response.status(), 400);
+            let text = response.text().await.unwrap();
+            assert!(!text.contains("c3VwZXJzZWNyZXQ"));
+        }
+    }
+
+    /// RFC 9700 §4.14.2: a credential change ends the sessions it
+    /// authenticated.
+    async fn password_change_ends_refresh_families(backend: Backend) {
+        let Some(app) = TestApp::spawn(backend).await else { return };
+        let token = app.admin_token().await;
+        let bob: Value = call(&app, &token, reqwest::Method::POST, "/admin/users", Some(json!({ "username": "bob", "password": "a long password" })))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let secret = app
+            .add_client_with(tessera::service::clients::ClientSpec {
+                client_id: "web".into(),
+                public: false,
+                grant_types: vec![tessera::oauth::GrantType::Password, tessera::oauth::GrantType::RefreshToken],
+                scopes: tessera::oauth::Scope::parse("read").unwrap(),
+                audience: None,
+                access_token_lifetime: None,
+                chosen_secret: None,
+                id_token_alg: None,
+                jwks: None,
+                auth_method: None,
+                redirect_uris: Vec::new(),
+            })
+            .await
+            .unwrap();
+        let login: Value = app
+            .token(&[("grant_type", "password"), ("username", "bob"), ("password", "a long password")], Some(("web", &secret)))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let refresh = login["refresh_token"].as_str().unwrap();
+        let access = login["access_token"].as_str().unwrap();
+
+        let id = bob["id"].as_str().unwrap();
+        call(&app, &token, reqwest::Method::PATCH, &format!("/admin/users/{id}"), Some(json!({ "password": "a brand new password" }))).await;
+
+        let refreshed = app.token(&[("grant_type", "refresh_token"), ("refresh_token", refresh)], Some(("web", &secret))).await;
+        assert_eq!(refreshed.status(), 400);
+
+        call(&app, &token, reqwest::Method::PATCH, &format!("/admin/users/{id}"), Some(json!({ "disabled": true }))).await;
+        let introspected: Value = app
+            .http
+            .post(app.url("/oauth2/introspect"))
+            .header("Authorization", basic_header("web", &secret))
+            .form(&[("token", access)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(introspected, json!({ "active": false }), "a disabled user's token is inactive");
+    }
+}
