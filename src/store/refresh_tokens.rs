@@ -57,6 +57,11 @@ pub enum Use {
 /// Uses the token with `token_hash` at `now`: marks it used and stores
 /// `successor` (built from the used row) in the same transaction, or
 /// revokes the family when the token was already used.
+///
+/// The transaction starts with its write, the conditional update: on
+/// SQLite a transaction that reads first and writes later fails at once
+/// with "database is locked" when another connection wrote in between,
+/// whereas a first write waits for the lock (busy_timeout).
 pub fn use_token(
     connection: &mut DbConnection,
     token_hash: &str,
@@ -64,32 +69,31 @@ pub fn use_token(
     successor: impl FnOnce(&RefreshTokenRow) -> RefreshTokenRow,
 ) -> QueryResult<Use> {
     connection.transaction(|connection| {
+        let marked = diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(token_hash))
+                .filter(refresh_tokens::used_at.is_null())
+                .filter(refresh_tokens::revoked_at.is_null())
+                .filter(refresh_tokens::expires_at.gt(now)),
+        )
+        .set(refresh_tokens::used_at.eq(now))
+        .execute(connection)?;
         let Some(row) = find_by_hash(connection, token_hash)? else { return Ok(Use::Invalid) };
+        if marked == 1 {
+            insert(connection, &successor(&row))?;
+            return Ok(Use::Rotated(row));
+        }
         if row.revoked_at.is_some() {
             return Ok(Use::Invalid);
         }
         if row.used_at.is_some() {
+            // Used before, or by a concurrent request that won the race:
+            // either way a second use, so the family is revoked.
             revoke_family(connection, &row.family_id, "reuse", now)?;
             return Ok(Use::Reused(row));
         }
-        if row.expires_at <= now {
-            return Ok(Use::Invalid);
-        }
-        let marked = diesel::update(
-            refresh_tokens::table
-                .filter(refresh_tokens::id.eq(&row.id))
-                .filter(refresh_tokens::used_at.is_null())
-                .filter(refresh_tokens::revoked_at.is_null()),
-        )
-        .set(refresh_tokens::used_at.eq(now))
-        .execute(connection)?;
-        if marked == 0 {
-            // A concurrent use won the race: this one is a reuse.
-            revoke_family(connection, &row.family_id, "reuse", now)?;
-            return Ok(Use::Reused(row));
-        }
-        insert(connection, &successor(&row))?;
-        Ok(Use::Rotated(row))
+        // Unused but expired.
+        Ok(Use::Invalid)
     })
 }
 

@@ -19,6 +19,7 @@ backend_tests!(
     refresh_is_bound_to_client_and_user,
     refresh_tokens_expire,
     refresh_token_only_for_allowed_clients,
+    parallel_refresh_chains_all_succeed,
 );
 
 async fn add_client(app: &TestApp, client_id: &str, grants: &[GrantType]) -> String {
@@ -173,4 +174,29 @@ async fn refresh_token_only_for_allowed_clients(backend: Backend) {
     assert!(body.get("refresh_token").is_none(), "client_credentials never gets a refresh token");
     let denied = refresh(&app, "web", &password_only, "anything", None).await;
     assert_eq!(error_of(denied).await, (400, "unauthorized_client".into()));
+}
+
+/// Several clients refreshing at once, while the audit writer writes too,
+/// must all succeed: on SQLite a transaction that read before writing used
+/// to fail at once with "database is locked" (503).
+async fn parallel_refresh_chains_all_succeed(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    app.add_user("alice", false).await;
+    let secret = add_client(&app, "web", &BOTH).await;
+    let mut tokens = Vec::new();
+    for _ in 0..8 {
+        tokens.push(login(&app, "web", &secret).await["refresh_token"].as_str().unwrap().to_owned());
+    }
+
+    let chains = tokens.into_iter().map(|mut token| {
+        let (app, secret) = (&app, secret.clone());
+        async move {
+            for step in 0..10 {
+                let response = refresh(app, "web", &secret, &token, None).await;
+                assert_eq!(response.status(), 200, "refresh {step} failed");
+                token = response.json::<Value>().await.unwrap()["refresh_token"].as_str().unwrap().to_owned();
+            }
+        }
+    });
+    futures_util::future::join_all(chains).await;
 }
