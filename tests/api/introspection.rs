@@ -106,6 +106,10 @@ async fn revocation_kills_refresh_family(backend: Backend) {
 
     let foreign = post(&app, "/oauth2/revoke", &[("token", refresh.as_str())], Some(("other", &other))).await;
     assert_eq!(foreign.status(), 400);
+    let unauthenticated = post(&app, "/oauth2/revoke", &[("token", refresh.as_str())], Some(("web", "wrong"))).await;
+    assert_eq!(unauthenticated.status(), 401);
+    let missing = post(&app, "/oauth2/revoke", &[], Some(("web", &secret))).await;
+    assert_eq!(missing.status(), 400);
 
     let revoked = post(&app, "/oauth2/revoke", &[("token", refresh.as_str())], Some(("web", &secret))).await;
     assert_eq!(revoked.status(), 200);
