@@ -412,8 +412,8 @@ fn read_password() -> Result<Password, String> {
     Password::new_for_account(password)
 }
 
-/// Longest line read from stdin, in bytes; longer input is rejected
-/// without being held in memory.
+/// Maximum length of a line read from stdin, in bytes; longer input is
+/// rejected without being held in memory.
 const MAX_STDIN_LINE: u64 = 4096;
 
 /// Reads one line from stdin, without its line ending.

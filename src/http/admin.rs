@@ -96,7 +96,8 @@ pub async fn list_keys(_admin: AdminPrincipal, issuer: web::Data<Issuer>) -> Res
     Ok(no_store(serde_json::json!({ "keys": views })))
 }
 
-/// A 200 JSON response that no cache may keep: admin data is per caller.
+/// Builds a 200 JSON response that no cache may keep, since admin data is
+/// per caller.
 fn no_store(body: impl serde::Serialize) -> HttpResponse {
     HttpResponse::Ok().insert_header((actix_web::http::header::CACHE_CONTROL, "no-store")).json(body)
 }

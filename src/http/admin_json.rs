@@ -39,7 +39,7 @@ fn describe(error: &serde_json::Error) -> String {
     format!("the JSON body is invalid at line {}, column {}", error.line(), error.column())
 }
 
-/// A 200 or 201 JSON response that no cache may keep.
+/// Builds a JSON response that no cache may keep.
 pub fn no_store(status: actix_web::http::StatusCode, body: impl serde::Serialize) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))

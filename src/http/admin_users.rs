@@ -44,7 +44,7 @@ struct UserPatch {
     disabled: Option<bool>,
 }
 
-/// A user id from the path; anything but a UUID names no user.
+/// Parses a user id from the path; anything but a UUID names no user.
 fn user_id(path: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(path).map_err(|_| ApiError::NotFound("no user with this id".into()))
 }

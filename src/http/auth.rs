@@ -25,7 +25,7 @@ pub struct AdminPrincipal {
 }
 
 impl AdminPrincipal {
-    /// The actor recorded for changes this admin makes.
+    /// Returns the actor recorded for changes this admin makes.
     pub fn actor(&self) -> String {
         format!("user:{}", self.user_id)
     }

@@ -117,7 +117,7 @@ impl From<AccountError> for ApiError {
 }
 
 impl ApiError {
-    /// The `error` member of the response body.
+    /// Returns the `error` member of the response body.
     pub fn code(&self) -> &'static str {
         match self {
             Self::MissingToken => "unauthorized",
@@ -145,7 +145,7 @@ impl ApiError {
         }
     }
 
-    /// The RFC 6750 §3 challenge for bearer-token failures.
+    /// Returns the RFC 6750 §3 challenge for bearer-token failures.
     fn challenge(&self) -> Option<String> {
         match self {
             Self::MissingToken => Some(format!("Bearer realm=\"{REALM}\"")),

@@ -13,11 +13,12 @@ use serde_json::{Map, Value};
 use super::Algorithm;
 use super::material::verifier_from_jwk;
 
-/// Longest lifetime accepted for an assertion, so a replay cache entry
+/// Maximum lifetime of an assertion, in seconds, so a replay cache entry
 /// never has to live long.
 pub const MAX_ASSERTION_LIFETIME: i64 = 300;
 
-/// Why an assertion was rejected; logged, never sent to the client.
+/// Reasons an assertion is rejected. They are logged, never sent to the
+/// client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AssertionError {
     #[error("the assertion is malformed")]

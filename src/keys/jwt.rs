@@ -13,7 +13,8 @@ use super::{KeyError, KeyRing, TokenSigner};
 
 /// The `typ` header of an RFC 9068 access token.
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
-/// Longest token this module parses; larger input is rejected unread.
+/// Maximum length of a token this module parses; larger input is rejected
+/// unread.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 
 /// Signs `claims` as a compact JWS with the signer's kid and algorithm.
@@ -28,8 +29,9 @@ pub fn encode(signer: &dyn TokenSigner, typ: &str, claims: &Map<String, Value>) 
     Ok(token)
 }
 
-/// Why a presented access token was not accepted. The message is safe to
-/// return to the client: it names the failed check and never echoes input.
+/// Reasons a presented access token is rejected. The message is safe to
+/// return to the client, because it names the failed check and never
+/// echoes input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
     #[error("the token is malformed")]

@@ -55,7 +55,7 @@ pub fn generate(alg: Algorithm) -> Result<GeneratedKey, KeyError> {
     })
 }
 
-/// Longest kid accepted on import.
+/// Maximum length of a kid accepted on import.
 const MAX_KID_LEN: usize = 128;
 
 /// Reads a PEM private key (PKCS#8, or traditional RSA or EC) for import.

@@ -14,12 +14,12 @@ use crate::store::{StoreError, client_assertions, clients, refresh_tokens};
 
 /// Most audiences or redirect URIs per client.
 const MAX_LIST_ITEMS: usize = 16;
-/// Longest audience or redirect URI.
+/// Maximum length of an audience or redirect URI.
 const MAX_URI_LEN: usize = 512;
-/// Longest registered JWKS.
+/// Maximum size of a registered JWKS, in bytes.
 const MAX_JWKS_LEN: usize = 16 * 1024;
 
-/// What an operator asks for when registering a client.
+/// The settings an operator requests when registering a client.
 #[derive(Debug)]
 pub struct ClientSpec {
     pub client_id: String,

@@ -27,7 +27,7 @@ pub use hash_pool::{Busy, HashPool};
 /// Name of the sealed secret that keys client-secret HMACs.
 const CLIENT_SECRET_KEY_NAME: &str = "client_secret_hmac";
 
-/// Why the issuer could not start.
+/// Errors that stop the issuer from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("{0}")]
@@ -129,7 +129,7 @@ impl Issuer {
         })
     }
 
-    /// The current time, as stored in the database.
+    /// Returns the current time, as stored in the database.
     pub fn now(&self) -> NaiveDateTime {
         store::to_stored(self.clock.now())
     }

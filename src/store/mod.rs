@@ -22,7 +22,7 @@ pub use connection::{
     DatabaseUrl, DbConnection, Pool, PooledConnection, build_pool, redact_password, run_migrations,
 };
 
-/// Why a storage call failed, sorted by what the caller should answer.
+/// Storage failures, sorted by the response the caller should send.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// No connection could be had in time, or the server went away.

@@ -42,7 +42,7 @@ pub fn find_by_hash(connection: &mut DbConnection, token_hash: &str) -> QueryRes
         .optional()
 }
 
-/// What a use of a refresh token came to.
+/// The outcome of using a refresh token.
 #[derive(Debug)]
 pub enum Use {
     /// The token was unused and valid: it is now used, and `successor`
