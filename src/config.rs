@@ -127,7 +127,7 @@ impl std::fmt::Debug for MasterKeyText {
 #[error("{0}")]
 pub struct ConfigError(String);
 
-/// Where one raw value came from, for the error message.
+/// A raw setting value and its source, for the error message.
 struct Raw {
     source: String,
     value: String,
@@ -289,7 +289,7 @@ impl Settings {
         self.jwks_max_age + self.jwks_stale_while_revalidate + self.key_refresh_interval + self.clock_skew
     }
 
-    /// Every algorithm with a key ring: `signing_alg` first, then the
+    /// Returns every algorithm with a key ring: `signing_alg` first, then the
     /// additional ones, without repeats.
     pub fn enabled_algs(&self) -> Vec<Algorithm> {
         let mut algs = vec![self.signing_alg];
@@ -301,8 +301,8 @@ impl Settings {
         algs
     }
 
-    /// The `aud` for a client without its own audience (`None`), or the
-    /// client's own.
+    /// Returns the `aud` for a client without its own audience (`None`),
+    /// or the client's own.
     pub fn audience_for(&self, client_audience: Option<&str>) -> String {
         match client_audience {
             Some(audience) => audience.to_owned(),

@@ -4,8 +4,8 @@
 //! are hashed with argon2id at OWASP's recommended minimum: m = 19 MiB,
 //! t = 2, p = 1. Client secrets that Tessera generates carry 256 random bits,
 //! so no guessing attack against them is feasible and a slow hash would only
-//! cost CPU on every request: they are stored as HMAC-SHA256 under a key
-//! derived from the master key, and checked in constant time.
+//! cost CPU on every request. They are stored as HMAC-SHA256 under a random
+//! key kept sealed in the database, and checked in constant time.
 
 use std::sync::OnceLock;
 
@@ -37,7 +37,7 @@ pub fn verify_argon2(secret: &str, phc: &str) -> bool {
     Argon2::default().verify_password(secret.as_bytes(), phc).is_ok()
 }
 
-/// An argon2id hash of a random password, made once per process. The
+/// Returns an argon2id hash of a random password, made once per process. The
 /// unknown-user path verifies against it, so an unknown username takes as
 /// long as a wrong password and the response time does not reveal which
 /// usernames exist.
@@ -72,8 +72,8 @@ impl SecretHashKey {
         format!("{KEYED_PREFIX}{}", self.digest(secret))
     }
 
-    /// The bare keyed hash, base64url, used as a lookup key for refresh
-    /// tokens: equal tokens give equal digests, so the database finds the
+    /// Returns the bare keyed hash, base64url, used as a lookup key for
+    /// refresh tokens: equal tokens give equal digests, so the database finds the
     /// row by index without ever holding the token.
     pub fn digest(&self, secret: &str) -> String {
         URL_SAFE_NO_PAD.encode(self.mac(secret))
@@ -86,7 +86,7 @@ impl std::fmt::Debug for SecretHashKey {
     }
 }
 
-/// How a stored client-secret hash must be checked.
+/// The kind of a stored client-secret hash, which fixes how it is checked.
 pub enum StoredSecret<'a> {
     /// HMAC-SHA256 of a generated secret: fast, runs inline.
     Keyed(&'a str),

@@ -10,7 +10,7 @@ use crate::oauth::{ClientCredentials, FormParams, OAuthError};
 use crate::service::Issuer;
 use crate::service::introspection::UserinfoError;
 
-/// Longest token accepted for introspection or revocation.
+/// Maximum length of a token for introspection or revocation.
 const MAX_TOKEN_PARAMETER: usize = 8 * 1024;
 
 /// Parses a form request that carries client credentials and `token`.
@@ -29,7 +29,7 @@ async fn token_request(request: &HttpRequest, payload: web::Payload) -> Result<(
         return Err(OAuthError::invalid_request("the token parameter is longer than 8192 bytes"));
     }
     // token_type_hint is optional and only a hint (RFC 7009 §2.1); the
-    // token's form tells its type.
+    // token's form determines its type.
     Ok((credentials, token))
 }
 

@@ -57,7 +57,7 @@ pub async fn discovery(document: web::Data<Discovery>) -> HttpResponse {
         .body(document.body.clone())
 }
 
-/// The JWKS caching policy: verifiers may cache for max-age and keep using
+/// Builds the JWKS caching policy: verifiers may cache for max-age and keep using
 /// a stale copy for stale-while-revalidate while they refetch. The staging
 /// delay of new keys is derived from the sum.
 fn jwks_cache_control(settings: &Settings) -> String {
@@ -67,7 +67,7 @@ fn jwks_cache_control(settings: &Settings) -> String {
     )
 }
 
-/// Serves the JWKS with its ETag, answering a matching If-None-Match with
+/// Serves the JWKS with its ETag; a matching If-None-Match gets
 /// 304 (RFC 9110 §13.1.2). The ETag is a hash of the body, so it changes
 /// exactly when the published key set does.
 pub async fn jwks(request: HttpRequest, issuer: web::Data<Issuer>) -> HttpResponse {

@@ -1,6 +1,6 @@
 //! The master key: a 256-bit key-encryption key that seals private signing
-//! keys at rest with AES-256-GCM, and from which the client-secret hashing
-//! key is derived.
+//! keys and shared secrets (such as the client-secret hashing key) at rest
+//! with AES-256-GCM.
 //!
 //! It comes from `TESSERA_MASTER_KEY` (base64 of 32 bytes) when that is set,
 //! otherwise from `master.key` in the keys folder, which is created with
@@ -19,9 +19,6 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::sign::Signer;
 use openssl::symm::{Cipher, decrypt_aead, encrypt_aead};
 
 const KEY_LEN: usize = 32;
@@ -174,18 +171,6 @@ impl MasterKey {
             .map_err(|_| corrupt())
     }
 
-    /// Derives a separate key for `purpose` (HMAC-SHA256 of the purpose
-    /// label under the master key), so no key is used for two jobs.
-    pub fn derive(&self, purpose: &str) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        let key = PKey::hmac(&self.bytes).expect("OpenSSL accepts a 32-byte HMAC key");
-        let mut signer = Signer::new(MessageDigest::sha256(), &key).expect("OpenSSL supports HMAC-SHA256");
-        let tag = signer
-            .sign_oneshot_to_vec(purpose.as_bytes())
-            .expect("HMAC-SHA256 over a short label cannot fail");
-        out.copy_from_slice(&tag);
-        out
-    }
 }
 
 fn decode(encoded: &str) -> Option<[u8; KEY_LEN]> {

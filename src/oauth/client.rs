@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 
 use super::{OAuthError, Scope};
 
-/// Longest client_id accepted, in bytes.
+/// Maximum length of a client_id, in bytes.
 pub const MAX_CLIENT_ID_LEN: usize = 128;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +20,7 @@ pub enum GrantType {
 impl GrantType {
     pub const ALL: [GrantType; 3] = [GrantType::Password, GrantType::ClientCredentials, GrantType::RefreshToken];
 
-    /// The `grant_type` value on the wire.
+    /// Returns the `grant_type` value on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Password => "password",
@@ -149,7 +149,7 @@ impl Client {
     }
 }
 
-/// Longest `resource` or `audience` value accepted.
+/// Maximum length of a `resource` or `audience` value.
 const MAX_RESOURCE_LEN: usize = 512;
 
 /// Reads the RFC 8707 `resource` parameter, or `audience` as some clients
@@ -174,7 +174,7 @@ pub fn parse_resource(params: &mut super::FormParams) -> Result<Option<String>, 
 /// URL-unreserved set, so it needs no escaping in Basic credentials or URLs.
 ///
 /// A UUID is rejected: users' `sub` values are UUIDs and a client's own
-/// tokens carry its client_id as `sub`, so the two could not be told apart
+/// tokens carry its client_id as `sub`, so the two could not be distinguished
 /// (RFC 9068 §5).
 pub fn validate_client_id(client_id: &str) -> Result<(), String> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~');

@@ -1,10 +1,10 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3).
 //!
-//! Four methods are accepted: `client_secret_basic` (HTTP Basic, with the
-//! §2.3.1 form-url-decoding of id and secret), `client_secret_post` (both in
-//! the body), `private_key_jwt` (a JWT assertion signed with the client's
-//! key, RFC 7523 §2.2) and `none` (a public client sends only its
-//! client_id). Using two methods in one request is `invalid_request`.
+//! Four methods are accepted. `client_secret_basic` is HTTP Basic, with the
+//! §2.3.1 form-url-decoding of id and secret. `client_secret_post` sends
+//! both in the body. `private_key_jwt` sends a JWT assertion signed with the
+//! client's key (RFC 7523 §2.2). With `none`, a public client sends only its
+//! client_id. Using two methods in one request is `invalid_request`.
 
 use base64::Engine;
 use base64::alphabet::STANDARD as STANDARD_ALPHABET;
@@ -14,7 +14,7 @@ use percent_encoding::percent_decode;
 
 use super::{AuthMethod, Client, ClientKind, FormParams, OAuthError};
 
-/// Longest client secret accepted, in bytes; checked before any hashing.
+/// Maximum length of a client secret, in bytes, checked before any hashing.
 pub const MAX_SECRET_LEN: usize = 512;
 /// Longest Authorization header value parsed.
 const MAX_AUTHORIZATION_LEN: usize = 2048;
@@ -58,10 +58,10 @@ pub enum ClientCredentials {
 
 /// The `client_assertion_type` of RFC 7523 §2.2.
 pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// Longest client assertion parsed.
+/// Maximum length of a client assertion that is parsed.
 const MAX_ASSERTION_LEN: usize = 8 * 1024;
 
-/// What authenticating a client takes.
+/// The check that authenticates a client.
 pub enum Verification<'a> {
     /// Check a secret against the stored hash.
     Secret { secret: &'a ClientSecret, stored_hash: &'a str },
@@ -143,12 +143,12 @@ impl ClientCredentials {
         }
     }
 
-    /// Whether the failure answer must carry a Basic challenge.
+    /// Returns whether the failure response must carry a Basic challenge.
     pub fn used_basic(&self) -> bool {
         matches!(self, Self::Basic { .. })
     }
 
-    /// The error for a failed authentication with these credentials.
+    /// Returns the error for a failed authentication with these credentials.
     pub fn failure(&self) -> OAuthError {
         OAuthError::InvalidClient { basic: self.used_basic() }
     }

@@ -11,7 +11,7 @@ pub enum OAuthError {
     #[error("invalid_request: {0}")]
     InvalidRequest(Cow<'static, str>),
     /// Client authentication failed. `basic` is true when the client used
-    /// HTTP Basic, which RFC 6749 §5.2 answers with a 401 challenge.
+    /// HTTP Basic, to which RFC 6749 §5.2 responds with a 401 challenge.
     #[error("invalid_client")]
     InvalidClient { basic: bool },
     #[error("invalid_grant")]
@@ -49,7 +49,7 @@ impl OAuthError {
         Self::InvalidScope(description.into())
     }
 
-    /// The `error` code registered in RFC 6749 §11.4.
+    /// Returns the `error` code registered in RFC 6749 §11.4.
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequest(_) | Self::BodyTooLarge { .. } => "invalid_request",
@@ -65,8 +65,8 @@ impl OAuthError {
         }
     }
 
-    /// The HTTP status: 400 unless RFC 6749 §5.2 or HTTP semantics say
-    /// otherwise.
+    /// Returns the HTTP status: 400 unless RFC 6749 §5.2 or HTTP semantics
+    /// require another.
     pub fn status(&self) -> u16 {
         match self {
             Self::InvalidClient { .. } => 401,
@@ -77,7 +77,7 @@ impl OAuthError {
         }
     }
 
-    /// The `error_description` sent to the client.
+    /// Returns the `error_description` sent to the client.
     pub fn description(&self) -> Cow<'static, str> {
         match self {
             Self::InvalidRequest(text) | Self::InvalidScope(text) => text.clone(),

@@ -14,7 +14,7 @@ pub enum GrantRequest {
     RefreshToken { refresh_token: RefreshTokenValue, scope: Option<Scope> },
 }
 
-/// Longest refresh token accepted; Tessera's own are 43 characters.
+/// Maximum length of a refresh token; Tessera's own are 43 characters.
 const MAX_REFRESH_TOKEN_LEN: usize = 512;
 
 /// A presented refresh token. Its Debug output is redacted.
@@ -84,7 +84,7 @@ fn parse_scope(params: &mut FormParams) -> Result<Option<Scope>, OAuthError> {
     Ok(Some(scope))
 }
 
-/// Who a token is for, as far as scope decisions go.
+/// The principal a token is for, as far as scope decisions go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Principal {
     /// A user with the admin flag.

@@ -28,7 +28,7 @@ static WRITE_FAILED_LOG: LogThrottle = LogThrottle::new(60);
 
 enum Message {
     Event(AuditEvent),
-    /// Write everything queued so far, then answer.
+    /// Write everything queued so far, then reply.
     Flush(oneshot::Sender<()>),
 }
 
@@ -38,7 +38,7 @@ pub struct AuditLog {
     sender: mpsc::Sender<Message>,
 }
 
-/// What happened, for `AuditLog::record`.
+/// An event to record, for `AuditLog::record`.
 pub struct Entry<'a> {
     pub actor: &'a str,
     pub action: &'a str,
@@ -57,7 +57,7 @@ impl AuditLog {
         Self { sender }
     }
 
-    /// Queues an event; never waits.
+    /// Queues an event without waiting: a full queue drops it with a warning.
     pub fn record(&self, entry: Entry<'_>) {
         let event = AuditEvent {
             id: Uuid::new_v4().to_string(),
@@ -86,7 +86,7 @@ impl AuditLog {
     }
 }
 
-/// Longest text kept in one audit field.
+/// Maximum length of the text kept in one audit field.
 const MAX_FIELD_LEN: usize = 256;
 
 /// Keeps client-supplied text (a claimed client_id) storable on every

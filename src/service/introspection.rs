@@ -15,7 +15,7 @@ use crate::keys::{KeyState, jwt};
 use crate::oauth::{ClientCredentials, ClientKind, OAuthError};
 use crate::store::{StoreError, refresh_tokens, signing_keys, users};
 
-/// Why a userinfo request failed, in RFC 6750 terms.
+/// Userinfo failures, in RFC 6750 terms.
 #[derive(Debug, thiserror::Error)]
 pub enum UserinfoError {
     #[error("{0}")]
@@ -26,7 +26,7 @@ pub enum UserinfoError {
     Store(#[from] StoreError),
 }
 
-/// Whether a token has the compact JWS shape of Tessera's access tokens.
+/// Returns whether a token has the compact JWS shape of Tessera's access tokens.
 fn looks_like_jwt(token: &str) -> bool {
     token.split('.').count() == 3
 }
@@ -47,7 +47,7 @@ impl Issuer {
         Ok(verified.claims)
     }
 
-    /// RFC 7662 §2: answers whether `token` is active, and its metadata.
+    /// Reports whether `token` is active, and its metadata (RFC 7662 §2).
     /// Only confidential clients may introspect, and a refresh token is
     /// shown only to the client it was issued to.
     pub async fn introspect(&self, credentials: ClientCredentials, token: String) -> Result<Value, OAuthError> {
@@ -106,7 +106,7 @@ impl Issuer {
         }
     }
 
-    /// Whether the token's user (when `subject` is a user id) and client
+    /// Returns whether the token's user (when `subject` is a user id) and client
     /// still exist and are enabled: a token of a disabled account is
     /// reported inactive.
     async fn principals_enabled(&self, subject: &str, client_id: &str) -> Result<bool, StoreError> {
@@ -125,8 +125,8 @@ impl Issuer {
     }
 
     /// RFC 7009 §2: revokes a refresh token (its whole family). An unknown
-    /// or invalid token is not an error. A valid access token is answered
-    /// with `unsupported_token_type`: it is a self-contained JWT that stays
+    /// or invalid token is not an error. A valid access token gets
+    /// `unsupported_token_type`, because it is a self-contained JWT that stays
     /// valid until its `exp`.
     pub async fn revoke_token(&self, credentials: ClientCredentials, token: String) -> Result<(), OAuthError> {
         let client = self.authenticate_request_client(&credentials).await?;

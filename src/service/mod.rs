@@ -1,6 +1,6 @@
 //! The issuer's operations, between the HTTP layer and storage: token
 //! grants, key lifecycle and account management. Each takes parsed input
-//! and returns a protocol result; none sees an HTTP request.
+//! and returns a protocol result; none receives an HTTP request.
 
 pub mod accounts;
 pub mod audit;
@@ -100,8 +100,8 @@ impl Issuer {
         if migrated > 0 {
             tracing::info!(count = migrated, "applied database migrations");
         }
-        // A database that already holds sealed data needs the master key
-        // that sealed it: creating a new one would only make a second key.
+        // A database that already contains sealed data needs the master key
+        // that sealed it, so creating a new one would only make a second key.
         let holds_sealed_data = sealed_secrets::find(&mut connection, CLIENT_SECRET_KEY_NAME)
             .map_err(StoreError::from)?
             .is_some();

@@ -6,7 +6,7 @@
 //! `key_staging_delay` before it signs, which is at least one JWKS cache
 //! lifetime (max-age plus stale-while-revalidate) plus one ring refresh
 //! plus the clock skew, so every verifier that follows the cache headers
-//! already knows its kid. A key that stops signing stays published for
+//! has already fetched its kid. A key that stops signing stays published for
 //! `retirement_grace()`, until every token it signed has expired.
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -17,7 +17,7 @@ use super::keys::KeyServiceError;
 use crate::keys::{self, Algorithm, GeneratedKey, KeyState, MasterKey, StoredKey};
 use crate::store::{StoreError, sealed_secrets, signing_keys};
 
-/// What a rotation did, as the admin API and CLI report it.
+/// The outcome of a rotation, as the admin API and CLI report it.
 #[derive(Debug, Serialize)]
 pub struct Rotation {
     pub kid: String,
@@ -42,7 +42,7 @@ pub struct RetiringKey {
     pub retire_after: DateTime<Utc>,
 }
 
-/// What a revocation did.
+/// The outcome of a revocation.
 #[derive(Debug, Serialize)]
 pub struct Revocation {
     pub kid: String,
@@ -229,7 +229,7 @@ impl Issuer {
         };
         // Generated before the transaction, since RSA generation is slow, and
         // whatever state was read here: the transaction decides on the state
-        // it sees, which may have changed since.
+        // it reads, which may have changed since.
         let enabled = self.settings.enabled_algs().contains(&key.alg);
         let replacement = if enabled { Some(self.new_key(key.alg, KeyState::Active).await?) } else { None };
         let now = self.now();

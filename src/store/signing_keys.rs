@@ -5,6 +5,10 @@
 //! on the state it expects, and records a `key_events` row in the same
 //! transaction: instances racing to promote, rotate or revoke either change
 //! nothing or fail on an index, and never leave two active keys.
+//!
+//! NOTE: these transactions read before they write. On SQLite a concurrent
+//! write makes such a transaction fail at once with "database is locked"
+//! (a 503 on the admin API, a retry on the schedule's next tick).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;

@@ -36,7 +36,8 @@ async fn jwks_lists_public_keys_only(backend: Backend) {
     assert_eq!(key["alg"], "ES256");
     assert_eq!(key["use"], "sig");
     assert!(key["kid"].is_string());
-    assert!(key["x"].is_string() && key["y"].is_string());
+    assert!(key["x"].is_string());
+    assert!(key["y"].is_string());
     for member in PRIVATE_MEMBERS {
         assert!(!key.contains_key(member), "the JWKS exposes {member}");
     }
@@ -47,7 +48,8 @@ async fn jwks_etag_answers_304(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else { return };
     let first = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap();
     let etag = first.headers()["etag"].to_str().unwrap().to_owned();
-    assert!(etag.starts_with('"') && etag.ends_with('"'), "a strong ETag: {etag}");
+    assert!(etag.starts_with('"'), "a strong ETag: {etag}");
+    assert!(etag.ends_with('"'), "a strong ETag: {etag}");
 
     let cached = app.http.get(app.url("/.well-known/jwks.json")).header("If-None-Match", &etag).send().await.unwrap();
     assert_eq!(cached.status(), 304);

@@ -1,4 +1,7 @@
 //! The asymmetric JWS algorithms a verifier may allow.
+//!
+//! NOTE: the issuer has the same list in src/keys/algorithm.rs. This crate
+//! must not depend on the issuer; a small shared crate would fold the two.
 
 use josekit::jwk::Jwk;
 use josekit::jws::{ES256, ES384, EdDSA, JwsVerifier, PS256, RS256};

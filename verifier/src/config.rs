@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::Algorithm;
 
-/// Where the keys come from.
+/// The source of the keys.
 #[derive(Debug, Clone)]
 pub(crate) enum KeySource {
     /// `jwks_uri` from `{issuer}/.well-known/openid-configuration`.
@@ -13,7 +13,7 @@ pub(crate) enum KeySource {
     JwksUri(String),
 }
 
-/// What a [`crate::Verifier`] accepts, and how it caches keys.
+/// The settings of a [`crate::Verifier`]: what it accepts and how it caches keys.
 #[derive(Debug, Clone)]
 pub struct VerifierConfig {
     pub(crate) source: KeySource,
@@ -28,7 +28,7 @@ pub struct VerifierConfig {
     /// How long past its expiry the last good key set is still used while
     /// the issuer cannot be reached.
     pub(crate) max_stale: Duration,
-    /// Least time between two refetches caused by unknown kids, so forged
+    /// Minimum time between two refetches caused by unknown kids, so forged
     /// kids cannot make the verifier flood the issuer.
     pub(crate) unknown_kid_refetch_interval: Duration,
     /// Cache lifetime when the JWKS response has no `max-age`.
